@@ -1,1 +1,9 @@
-//! sesflow-engine
+//! sesflow-engine: knows processes, not signatures.
+//!
+//! Schemas are parsed and compiled into definitions, validated, and run as
+//! durable instances whose state lives in the store. Activities that do work
+//! outside the engine plug in through the [`activity::Activity`] trait.
+
+pub mod activity;
+pub mod events;
+pub mod store;

@@ -1,0 +1,3 @@
+//! sea-orm entities of the engine's tables.
+
+pub mod event;

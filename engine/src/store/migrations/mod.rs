@@ -1,0 +1,15 @@
+//! The engine's schema migrations, shared by SQLite and PostgreSQL.
+
+mod m0001_inbox;
+
+use sea_orm_migration::prelude::*;
+
+/// Applies the engine's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_inbox::Migration)]
+    }
+}

@@ -1,0 +1,112 @@
+//! The store: connections, migrations and the tables of the engine.
+//!
+//! Only this module knows SQL. SQLite is the embedded default (a file next
+//! to the user's work); PostgreSQL serves several workers sharing one
+//! database. Both run the same migrations and the same code paths; where the
+//! two differ, the difference lives here.
+
+pub mod entities;
+mod migrations;
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm_migration::MigratorTrait;
+
+pub use migrations::Migrator;
+
+/// The URL used when neither `--db` nor `SESFLOW_DB` says otherwise.
+pub const DEFAULT_URL: &str = "sqlite://sesflow.db";
+
+/// Errors of the store, sorted at its edge.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The URL names no database this build can open.
+    #[error("cannot open database `{url}`: {source}")]
+    Connect {
+        /// The URL as given.
+        url: String,
+        /// What the driver said.
+        #[source]
+        source: DbErr,
+    },
+    /// Applying the schema migrations failed.
+    #[error("cannot migrate database `{url}`: {source}")]
+    Migrate {
+        /// The URL as given.
+        url: String,
+        /// What the driver said.
+        #[source]
+        source: DbErr,
+    },
+    /// A row with the same key exists already.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Any other database error.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Opens the database at `url`, creating an SQLite file when it is missing,
+/// and brings its schema up to date.
+pub async fn open(url: &str) -> Result<DatabaseConnection, Error> {
+    let db = connect(url).await?;
+    Migrator::up(&db, None)
+        .await
+        .map_err(|source| Error::Migrate {
+            url: url.to_owned(),
+            source,
+        })?;
+    Ok(db)
+}
+
+/// Opens the database at `url` without migrating it.
+///
+/// SQLite files are created when missing and run in WAL mode with
+/// `synchronous=FULL`, so that a commit survives a crash or power loss.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
+    let full_url = sqlite_create_mode(url);
+    let mut options = ConnectOptions::new(full_url);
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30));
+    if is_sqlite(url) {
+        // One writer at a time is SQLite's rule; a small pool keeps readers
+        // from queueing behind it while the busy timeout absorbs contention.
+        options.max_connections(4).min_connections(1);
+    } else {
+        options.max_connections(16);
+    }
+    let db = Database::connect(options)
+        .await
+        .map_err(|source| Error::Connect {
+            url: url.to_owned(),
+            source,
+        })?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        for pragma in [
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=FULL",
+            "PRAGMA busy_timeout=10000",
+            "PRAGMA foreign_keys=ON",
+        ] {
+            db.execute_unprepared(pragma).await?;
+        }
+    }
+    Ok(db)
+}
+
+/// Whether `url` names an SQLite database.
+pub fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+fn sqlite_create_mode(url: &str) -> String {
+    if is_sqlite(url) && !url.contains("mode=") && !url.contains(":memory:") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}mode=rwc")
+    } else {
+        url.to_owned()
+    }
+}
