@@ -8,6 +8,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod graph;
+mod validate;
+
 /// sesflow: durable BPMN-style processes with simple electronic signatures.
 #[derive(Debug, Parser)]
 #[command(name = "sesflow", version, about)]
@@ -25,7 +28,12 @@ pub struct Cli {
 
 /// Every command of the CLI, grouped by area.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Check schema files and report every problem with its place.
+    Validate(validate::Args),
+    /// Draw a schema's flow as Graphviz DOT or Mermaid.
+    Graph(graph::Args),
+}
 
 /// Sets up tracing on stderr at the level `verbose` asks for.
 pub fn init_logging(verbose: u8) {
@@ -45,5 +53,8 @@ pub fn init_logging(verbose: u8) {
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {}
+    match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Graph(args) => graph::run(args),
+    }
 }

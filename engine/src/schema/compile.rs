@@ -127,10 +127,7 @@ fn nodes(
         incoming.dedup();
         nodes.push(Node {
             id: decl.id.as_ref()?.value.clone(),
-            title: decl
-                .field("title")
-                .and_then(|t| t.scalar())
-                .map(|s| s.text.clone()),
+            title: decl.title.as_ref().map(|t| t.value.clone()),
             kind: node.kind?,
             timeout: node.common.timeout,
             on_timeout: node.common.on_timeout,

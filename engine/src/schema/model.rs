@@ -54,6 +54,8 @@ pub struct NodeDecl {
     pub id: Option<Spanned<String>>,
     /// `kind:`, when it names a known kind.
     pub kind: Option<Spanned<&'static str>>,
+    /// `title:`
+    pub title: Option<Spanned<String>>,
     /// Every other field the kind takes, by name.
     pub fields: Vec<(&'static str, Node)>,
 }

@@ -202,6 +202,7 @@ fn node(item: &Node, sink: &mut Sink) -> Option<NodeDecl> {
         pos: item.pos,
         id: None,
         kind: None,
+        title: None,
         fields: Vec::new(),
     };
     let mut kind_written = false;
@@ -232,8 +233,10 @@ fn node(item: &Node, sink: &mut Sink) -> Option<NodeDecl> {
     }
     for (key, key_node, value) in entries {
         if COMMON_FIELDS.contains(&key.as_str()) {
-            if key == "title" || key == "description" {
-                fields::text(value, &format!("`{key}`"), sink);
+            match key.as_str() {
+                "title" => decl.title = fields::text(value, "`title`", sink),
+                "description" => _ = fields::text(value, "`description`", sink),
+                _ => {}
             }
             continue;
         }

@@ -39,7 +39,15 @@ pub(super) fn node(decl: &NodeDecl, cx: &mut Context<'_>) -> Compiled {
         Some("sign") => sign(decl, cx, &mut flows),
         Some("signature_issuing_request") => issuing_request(decl, cx, &mut flows),
         Some("expect_signature_issuing") => expect_issuing(decl, cx, &mut flows),
-        _ => None,
+        _ => {
+            // The kind is unknown (reported already); keep its flows so that
+            // the nodes after it are not reported unreachable as well.
+            let next = decl.field("next").and_then(|n| fields::list(n, "`next`", cx.sink));
+            for item in next.unwrap_or_default() {
+                push(&mut flows, cx.target_at(decl, item, "next"));
+            }
+            None
+        }
     };
     Compiled {
         kind,

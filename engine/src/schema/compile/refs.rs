@@ -140,7 +140,12 @@ impl Context<'_> {
                 Some(Assignee::Login(login.value))
             }
             Yaml::Map(_) | Yaml::Seq(_) => {
-                let message = format!("{}: `{field}` must be `initiator`, a user variable or {{ login: NAME }}, found {}", decl.label(), node.shape());
+                let message = format!(
+                    "{}: `{field}` must be `initiator`, a user variable or {{ login: NAME }}, \
+                     found {}",
+                    decl.label(),
+                    node.shape()
+                );
                 self.sink.error(
                     codes::WRONG_SHAPE,
                     node.pos,
