@@ -30,6 +30,8 @@ pub struct Schema {
     pub context: Vec<VarDecl>,
     /// `nodes:`, in order.
     pub nodes: Vec<NodeDecl>,
+    /// Whether `nodes:` is there and is a list, so that graph checks make sense.
+    pub has_nodes: bool,
 }
 
 /// One declared variable.
