@@ -5,5 +5,10 @@
 //! outside the engine plug in through the [`activity::Activity`] trait.
 
 pub mod activity;
+pub mod definition;
+pub mod diagram;
 pub mod events;
+pub mod expr;
+pub mod schema;
 pub mod store;
+mod validate;

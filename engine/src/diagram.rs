@@ -1,0 +1,1 @@
+//! Diagrams of a definition's flow: Graphviz DOT and Mermaid.
