@@ -21,7 +21,12 @@ async fn every_control_kind(db: &TestDb) {
     let recorder = Recorder::failing(0);
     let (engine, clock) = engine(db, &recorder, &["kinds"]).await;
     let started = engine
-        .start("kinds", None, vars(&[("who", json!("ana"))]), Some("op".into()))
+        .start(
+            "kinds",
+            None,
+            vars(&[("who", json!("ana"))]),
+            Some("op".into()),
+        )
         .await
         .expect("starts");
     assert_eq!(started.status, Status::Active, "{}", db.label);
@@ -29,7 +34,10 @@ async fn every_control_kind(db: &TestDb) {
     // task: assigned through the `who` variable, fills `amount`
     let tasks = engine.tasks(Some("ana")).await.expect("tasks");
     assert_eq!(tasks.len(), 1);
-    assert_eq!((tasks[0].node.as_str(), tasks[0].form.clone()), ("fill", vec!["amount".to_owned()]));
+    assert_eq!(
+        (tasks[0].node.as_str(), tasks[0].form.clone()),
+        ("fill", vec!["amount".to_owned()])
+    );
     engine
         .complete(&tasks[0].id, vars(&[("amount", json!(250))]), false)
         .await
@@ -39,16 +47,26 @@ async fn every_control_kind(db: &TestDb) {
     let view = engine.show(&started.id).await.expect("shows");
     assert_eq!(view.variables["size"], json!("big"));
     assert_eq!(view.variables["amount"], json!(251));
-    let mut waits: Vec<_> = view.tokens.iter().map(|t| (t.node.clone(), t.wait.clone())).collect();
+    let mut waits: Vec<_> = view
+        .tokens
+        .iter()
+        .map(|t| (t.node.clone(), t.wait.clone()))
+        .collect();
     waits.sort();
     assert_eq!(
         waits,
-        vec![("listen".into(), "event".into()), ("pause".into(), "timer".into())]
+        vec![
+            ("listen".into(), "event".into()),
+            ("pause".into(), "timer".into())
+        ]
     );
 
     // receive: the event for the order key
     let delivery = engine
-        .send_event(&event("e1", "order.paid", "A-1", json!({"paid": 251})), None)
+        .send_event(
+            &event("e1", "order.paid", "A-1", json!({"paid": 251})),
+            None,
+        )
         .await
         .expect("sends");
     assert_eq!(
@@ -70,7 +88,12 @@ async fn every_control_kind(db: &TestDb) {
 
     let history = engine.history(&started.id).await.expect("history");
     let branch = history.iter().find_map(|line| match &line.record {
-        Record::Branch { node, taken, branch, .. } => Some((node.clone(), taken.clone(), *branch)),
+        Record::Branch {
+            node,
+            taken,
+            branch,
+            ..
+        } => Some((node.clone(), taken.clone(), *branch)),
         _ => None,
     });
     assert_eq!(branch, Some(("check".into(), "big".into(), Some(0))));
@@ -84,7 +107,10 @@ async fn every_control_kind(db: &TestDb) {
         _ => None,
     });
     assert_eq!(timer_at, Some(T0 + 60_000));
-    assert!(matches!(history.last().map(|l| &l.record), Some(Record::Completed { .. })));
+    assert!(matches!(
+        history.last().map(|l| &l.record),
+        Some(Record::Completed { .. })
+    ));
 }
 
 #[tokio::test]
@@ -126,7 +152,15 @@ async fn signature_kinds(db: &TestDb, reject: bool) {
         json!({"status": "issued", "certificate": {"serial": "0a1b"}})
     };
     engine
-        .send_event(&event(&format!("iss-{reject}"), "signature.issuance", &request_id, payload), None)
+        .send_event(
+            &event(
+                &format!("iss-{reject}"),
+                "signature.issuance",
+                &request_id,
+                payload,
+            ),
+            None,
+        )
         .await
         .expect("sends");
     let view = engine.show(&started.id).await.expect("shows");
@@ -136,9 +170,16 @@ async fn signature_kinds(db: &TestDb, reject: bool) {
     }
     assert_eq!(view.variables["certificate"], json!({"serial": "0a1b"}));
     let tasks = engine.tasks(Some("ana")).await.expect("tasks");
-    assert_eq!((tasks[0].kind.as_str(), tasks[0].form.clone()), ("sign", vec!["signature".to_owned()]));
+    assert_eq!(
+        (tasks[0].kind.as_str(), tasks[0].form.clone()),
+        ("sign", vec!["signature".to_owned()])
+    );
     let status = engine
-        .complete(&tasks[0].id, vars(&[("signature", json!({"digest": "ff"}))]), false)
+        .complete(
+            &tasks[0].id,
+            vars(&[("signature", json!({"digest": "ff"}))]),
+            false,
+        )
         .await
         .expect("signs");
     assert_eq!(status, Status::Completed);
@@ -167,9 +208,15 @@ async fn a_refused_signing_takes_on_rejected() {
     engine.run_until_idle().await.expect("runs");
     let key = format!("req-{}", recorder.calls()[0].key.token_id);
     let issued = json!({"status": "issued", "certificate": {"serial": "1"}});
-    engine.send_event(&event("i", "signature.issuance", &key, issued), None).await.expect("sends");
+    engine
+        .send_event(&event("i", "signature.issuance", &key, issued), None)
+        .await
+        .expect("sends");
     let task = engine.tasks(None).await.expect("tasks").remove(0);
-    engine.complete(&task.id, Vec::new(), true).await.expect("refuses");
+    engine
+        .complete(&task.id, Vec::new(), true)
+        .await
+        .expect("refuses");
     let view = engine.show(&started.id).await.expect("shows");
     assert_eq!(view.summary.outcome.as_deref(), Some("refused"));
 }
@@ -186,12 +233,23 @@ async fn a_failed_activity_becomes_an_incident_and_retry_calls_again() {
     engine.run_until_idle().await.expect("runs");
     let view = engine.show(&started.id).await.expect("shows");
     assert_eq!(view.summary.status, "incident");
-    assert!(view.summary.incident.as_deref().unwrap_or_default().contains("the test service said no"));
-    engine.retry(&started.id, Vec::new()).await.expect("retries");
+    assert!(view
+        .summary
+        .incident
+        .as_deref()
+        .unwrap_or_default()
+        .contains("the test service said no"));
+    engine
+        .retry(&started.id, Vec::new())
+        .await
+        .expect("retries");
     engine.run_until_idle().await.expect("runs");
     let calls = recorder.calls();
     assert_eq!(calls.len(), 2);
-    assert_ne!(calls[0].key, calls[1].key, "a retry after an incident is a new call");
+    assert_ne!(
+        calls[0].key, calls[1].key,
+        "a retry after an incident is a new call"
+    );
     let view = engine.show(&started.id).await.expect("shows");
     assert_eq!(view.summary.status, "active");
     assert_eq!(view.tokens[0].node, "wait");

@@ -4,6 +4,8 @@
 //! schema, a failed verification, a failed scenario), 2 an error stopped the
 //! command.
 
+mod runtime;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -25,7 +27,11 @@ pub struct Cli {
 
 /// Every command of the CLI, grouped by area.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// The runtime: deploy, start, inspect, complete, send events, run.
+    #[command(flatten)]
+    Runtime(runtime::Command),
+}
 
 /// Sets up tracing on stderr at the level `verbose` asks for.
 pub fn init_logging(verbose: u8) {
@@ -45,5 +51,7 @@ pub fn init_logging(verbose: u8) {
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {}
+    match cli.command {
+        Command::Runtime(command) => runtime::run(&cli.db, command).await,
+    }
 }

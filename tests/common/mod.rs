@@ -31,7 +31,9 @@ impl TestDb {
     /// Drops the PostgreSQL schema; the SQLite directory goes with `self`.
     pub async fn finish(self) {
         if let Some((base, schema)) = &self.pg {
-            let conn = sesflow_engine::store::connect(base).await.expect("postgres reachable");
+            let conn = sesflow_engine::store::connect(base)
+                .await
+                .expect("postgres reachable");
             conn.execute_unprepared(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
                 .await
                 .expect("schema dropped");
@@ -70,7 +72,9 @@ pub fn sqlite() -> TestDb {
 
 async fn postgres(base: &str) -> TestDb {
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let conn = sesflow_engine::store::connect(base).await.expect("postgres reachable");
+    let conn = sesflow_engine::store::connect(base)
+        .await
+        .expect("postgres reachable");
     conn.execute_unprepared(&format!("CREATE SCHEMA {schema}"))
         .await
         .expect("schema created");
@@ -91,7 +95,11 @@ pub fn source(name: &str) -> String {
 
 /// An engine on `db` with a manual clock at [`T0`] and `recorder` serving
 /// `signature_issuing_request`; the schemas `names` deployed.
-pub async fn engine(db: &TestDb, recorder: &Arc<Recorder>, names: &[&str]) -> (Engine, Arc<ManualClock>) {
+pub async fn engine(
+    db: &TestDb,
+    recorder: &Arc<Recorder>,
+    names: &[&str],
+) -> (Engine, Arc<ManualClock>) {
     engine_with(db, recorder, names, Config::default()).await
 }
 
@@ -120,7 +128,10 @@ pub async fn engine_with(
 
 /// Variables from `(name, value)` pairs.
 pub fn vars(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
-    pairs.iter().map(|(name, value)| ((*name).to_owned(), value.clone())).collect()
+    pairs
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), value.clone()))
+        .collect()
 }
 
 /// An activity that records each call and answers `req-TOKEN`; the same key

@@ -31,7 +31,7 @@ use crate::store::{self, entities::definition};
 
 pub(crate) use batch::Batch;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ops::{parse_var, task_of, Delivery, StartRequest, Started};
+pub use ops::{parse_var, task_of, Completion, Delivery, StartRequest, Started};
 pub use query::{InstanceSummary, InstanceView, TaskView, TokenView};
 
 /// How an engine runs.

@@ -51,6 +51,17 @@ pub struct StartRequest {
     pub initiator: Option<String>,
 }
 
+/// One task to complete.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Completion {
+    /// The task id.
+    pub task: String,
+    /// The form data by variable name.
+    pub vars: Vec<(String, Value)>,
+    /// Whether the person refuses (signing only).
+    pub rejected: bool,
+}
+
 /// Splits `NAME=VALUE` and parses the value as `def` types variable NAME.
 /// Errors name the variable, the value and the expected type.
 pub fn parse_var(def: &Definition, text: &str) -> Result<(String, Value), Error> {
@@ -163,7 +174,11 @@ impl Engine {
         rejected: bool,
     ) -> Result<Status, Error> {
         let mut results = self
-            .complete_batch(&[(task.to_owned(), vars, rejected)])
+            .complete_batch(&[Completion {
+                task: task.to_owned(),
+                vars,
+                rejected,
+            }])
             .await?;
         results
             .pop()
@@ -173,18 +188,15 @@ impl Engine {
     /// Completes many tasks in one transaction; each gets its own result.
     pub async fn complete_batch(
         &self,
-        tasks: &[(String, Vec<(String, Value)>, bool)],
+        tasks: &[Completion],
     ) -> Result<Vec<Result<Status, Error>>, Error> {
         let (changed, results) = self
             .retrying(|| async {
                 let txn = self.db.begin().await?;
                 let mut batch = Batch::new(self);
                 let mut results = Vec::with_capacity(tasks.len());
-                for (task, vars, rejected) in tasks {
-                    results.push(
-                        self.complete_in(&txn, &mut batch, task, vars, *rejected)
-                            .await?,
-                    );
+                for completion in tasks {
+                    results.push(self.complete_in(&txn, &mut batch, completion).await?);
                 }
                 let changed = batch.flush(&txn).await?;
                 txn.commit().await?;
@@ -205,10 +217,13 @@ impl Engine {
         &self,
         conn: &C,
         batch: &mut Batch<'_>,
-        task: &str,
-        vars: &[(String, Value)],
-        rejected: bool,
+        completion: &Completion,
     ) -> Result<Result<String, Error>, Error> {
+        let Completion {
+            task,
+            vars,
+            rejected,
+        } = completion;
         let not_found = || Error::NotFound {
             what: "open task",
             id: task.to_owned(),
@@ -225,7 +240,7 @@ impl Engine {
         let input = Input::Complete {
             token: u64::try_from(row.token_id).unwrap_or_default(),
             data,
-            rejected,
+            rejected: *rejected,
         };
         Ok(match batch.apply(conn, &row.instance_id, input).await? {
             Ok(()) => Ok(row.instance_id),
@@ -242,7 +257,7 @@ impl Engine {
         event: &Event,
         ttl: Option<Duration>,
     ) -> Result<Delivery, Error> {
-        let ttl = ttl.or(self.config.event_ttl).map(|ttl| super::millis(ttl));
+        let ttl = ttl.or(self.config.event_ttl).map(super::millis);
         let (changed, delivery) = self
             .retrying(|| async {
                 let txn = self.db.begin().await?;
