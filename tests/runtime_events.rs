@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{databases, engine, vars, Recorder, TestDb};
+use common::{engine, vars, Recorder, TestDb};
 use serde_json::json;
 use sesflow_engine::driver::{Delivery, ManualClock};
 use sesflow_engine::events::{self, Event};
@@ -106,10 +106,7 @@ async fn early_and_duplicate(db: &TestDb) {
 
 #[tokio::test]
 async fn early_events_wait_and_duplicates_apply_once() {
-    for db in databases().await {
-        early_and_duplicate(&db).await;
-        db.finish().await;
-    }
+    on_every_db!(early_and_duplicate);
 }
 
 async fn race(db: &TestDb) {
@@ -181,10 +178,7 @@ async fn race(db: &TestDb) {
 
 #[tokio::test]
 async fn an_event_and_a_timeout_due_together_one_wins() {
-    for db in databases().await {
-        race(&db).await;
-        db.finish().await;
-    }
+    on_every_db!(race);
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{databases, engine, engine_with, vars, Recorder, TestDb};
+use common::{engine, engine_with, vars, Recorder, TestDb};
 use serde_json::json;
 use sesflow_engine::driver::Error;
 use sesflow_engine::history::Record;
@@ -88,10 +88,7 @@ async fn loop_and_gateways(db: &TestDb) {
 
 #[tokio::test]
 async fn a_join_in_a_loop_and_a_gateway_default() {
-    for db in databases().await {
-        loop_and_gateways(&db).await;
-        db.finish().await;
-    }
+    on_every_db!(loop_and_gateways);
 }
 
 async fn joins(db: &TestDb) {
@@ -152,10 +149,7 @@ async fn joins(db: &TestDb) {
 
 #[tokio::test]
 async fn joins_count_arrivals_per_incoming_flow() {
-    for db in databases().await {
-        joins(&db).await;
-        db.finish().await;
-    }
+    on_every_db!(joins);
 }
 
 async fn timeout_incident_budget(db: &TestDb) {
@@ -256,10 +250,7 @@ async fn timeout_incident_budget(db: &TestDb) {
 
 #[tokio::test]
 async fn timeouts_incidents_and_the_step_budget() {
-    for db in databases().await {
-        timeout_incident_budget(&db).await;
-        db.finish().await;
-    }
+    on_every_db!(timeout_incident_budget);
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{databases, engine, vars, Recorder, TestDb, T0};
+use common::{engine, vars, Recorder, TestDb, T0};
 use serde_json::json;
 use sesflow_engine::events::Event;
 use sesflow_engine::history::Record;
@@ -115,10 +115,21 @@ async fn every_control_kind(db: &TestDb) {
 
 #[tokio::test]
 async fn task_gateway_script_parallel_timer_receive_and_end() {
-    for db in databases().await {
-        every_control_kind(&db).await;
-        db.finish().await;
-    }
+    on_every_db!(every_control_kind);
+}
+
+/// An engine with `signing` deployed and one instance run up to its wait.
+async fn start_signing(
+    db: &TestDb,
+    recorder: &std::sync::Arc<Recorder>,
+) -> (sesflow_engine::Engine, String) {
+    let (engine, _clock) = engine(db, recorder, &["signing"]).await;
+    let started = engine
+        .start("signing", None, vars(&[("employee", json!("ana"))]), None)
+        .await
+        .expect("starts");
+    engine.run_until_idle().await.expect("runs");
+    (engine, started.id)
 }
 
 async fn signature_kinds(db: &TestDb, reject: bool) {
@@ -189,7 +200,7 @@ async fn signature_kinds(db: &TestDb, reject: bool) {
 
 #[tokio::test]
 async fn request_expect_issuance_and_sign() {
-    for db in databases().await {
+    for db in common::databases().await {
         signature_kinds(&db, false).await;
         signature_kinds(&db, true).await;
         db.finish().await;
@@ -200,12 +211,7 @@ async fn request_expect_issuance_and_sign() {
 async fn a_refused_signing_takes_on_rejected() {
     let db = common::sqlite();
     let recorder = Recorder::failing(0);
-    let (engine, _clock) = engine(&db, &recorder, &["signing"]).await;
-    let started = engine
-        .start("signing", None, vars(&[("employee", json!("ana"))]), None)
-        .await
-        .expect("starts");
-    engine.run_until_idle().await.expect("runs");
+    let (engine, started) = start_signing(&db, &recorder).await;
     let key = format!("req-{}", recorder.calls()[0].key.token_id);
     let issued = json!({"status": "issued", "certificate": {"serial": "1"}});
     engine
@@ -217,7 +223,7 @@ async fn a_refused_signing_takes_on_rejected() {
         .complete(&task.id, Vec::new(), true)
         .await
         .expect("refuses");
-    let view = engine.show(&started.id).await.expect("shows");
+    let view = engine.show(&started).await.expect("shows");
     assert_eq!(view.summary.outcome.as_deref(), Some("refused"));
 }
 
@@ -225,13 +231,8 @@ async fn a_refused_signing_takes_on_rejected() {
 async fn a_failed_activity_becomes_an_incident_and_retry_calls_again() {
     let db = common::sqlite();
     let recorder = Recorder::failing(1);
-    let (engine, _clock) = engine(&db, &recorder, &["signing"]).await;
-    let started = engine
-        .start("signing", None, vars(&[("employee", json!("ana"))]), None)
-        .await
-        .expect("starts");
-    engine.run_until_idle().await.expect("runs");
-    let view = engine.show(&started.id).await.expect("shows");
+    let (engine, started) = start_signing(&db, &recorder).await;
+    let view = engine.show(&started).await.expect("shows");
     assert_eq!(view.summary.status, "incident");
     assert!(view
         .summary
@@ -239,10 +240,7 @@ async fn a_failed_activity_becomes_an_incident_and_retry_calls_again() {
         .as_deref()
         .unwrap_or_default()
         .contains("the test service said no"));
-    engine
-        .retry(&started.id, Vec::new())
-        .await
-        .expect("retries");
+    engine.retry(&started, Vec::new()).await.expect("retries");
     engine.run_until_idle().await.expect("runs");
     let calls = recorder.calls();
     assert_eq!(calls.len(), 2);
@@ -250,7 +248,7 @@ async fn a_failed_activity_becomes_an_incident_and_retry_calls_again() {
         calls[0].key, calls[1].key,
         "a retry after an incident is a new call"
     );
-    let view = engine.show(&started.id).await.expect("shows");
+    let view = engine.show(&started).await.expect("shows");
     assert_eq!(view.summary.status, "active");
     assert_eq!(view.tokens[0].node, "wait");
 }

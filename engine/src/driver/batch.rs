@@ -157,11 +157,7 @@ impl<'e> Batch<'e> {
         let row = instance::Entity::find_by_id(id.to_owned())
             .one(conn)
             .await?
-            .ok_or_else(|| Error::NotFound {
-                what: "instance",
-                id: id.to_owned(),
-                hint: ": list them with `sesflow instances`".into(),
-            })?;
+            .ok_or_else(|| Error::no_instance(id))?;
         let version = u32::try_from(row.version).unwrap_or_default();
         let def = self.engine.definition(&row.process, Some(version)).await?;
         let state = InstanceState::decode(&row.state).map_err(|error| Error::Corrupt {

@@ -118,7 +118,7 @@ impl Engine {
         let row = instance::Entity::find_by_id(id.to_owned())
             .one(&self.db)
             .await?
-            .ok_or_else(|| not_found(id))?;
+            .ok_or_else(|| Error::no_instance(id))?;
         let def = self.instance_definition(id).await?;
         let state = InstanceState::decode(&row.state).map_err(|error| Error::Corrupt {
             what: "instance",
@@ -211,7 +211,7 @@ impl Engine {
                 .await?
                 .is_none()
         {
-            return Err(not_found(id));
+            return Err(Error::no_instance(id));
         }
         let mut lines = Vec::new();
         for row in rows {
@@ -282,13 +282,5 @@ fn summary(row: instance::Model) -> InstanceSummary {
         initiator: row.initiator,
         created_at: row.created_at,
         updated_at: row.updated_at,
-    }
-}
-
-fn not_found(id: &str) -> Error {
-    Error::NotFound {
-        what: "instance",
-        id: id.to_owned(),
-        hint: ": list them with `sesflow instances`".into(),
     }
 }
