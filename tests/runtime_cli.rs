@@ -104,12 +104,18 @@ fn deploy_start_complete_and_inspect() {
     assert!(message.contains("`done` is not a status"), "{message}");
 }
 
-#[test]
-fn events_incidents_and_values_checked_against_types() {
+/// A fresh database with `receive` and `divide` deployed.
+fn deployed() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let db = db_in(dir.path());
     ok(&db, &["deploy", &processes("receive")]);
     ok(&db, &["deploy", &processes("divide")]);
+    (dir, db)
+}
+
+#[test]
+fn values_are_checked_against_variable_types() {
+    let (_dir, db) = deployed();
 
     let message = refused(&db, &["start", "divide", "--var", "divisor=zero"]);
     assert!(
@@ -125,8 +131,11 @@ fn events_incidents_and_values_checked_against_types() {
     assert!(message.contains("`order` is required"), "{message}");
     let message = refused(&db, &["start", "missing"]);
     assert!(message.contains("sesflow deploy"), "{message}");
+}
 
-    // an early event, then the instance that waits for it
+#[test]
+fn an_early_event_sent_twice_is_delivered_once() {
+    let (_dir, db) = deployed();
     ok(
         &db,
         &[
@@ -176,8 +185,11 @@ fn events_incidents_and_values_checked_against_types() {
         ],
     );
     assert!(message.contains("is not JSON"), "{message}");
+}
 
-    // an incident, listed, fixed and retried
+#[test]
+fn an_incident_is_listed_fixed_and_retried() {
+    let (_dir, db) = deployed();
     let id = ok(&db, &["start", "divide"]).trim().to_owned();
     let incidents = json(&ok(&db, &["incidents", "--format", "json"]));
     assert_eq!(incidents[0]["id"], Value::from(id.as_str()));

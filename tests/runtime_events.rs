@@ -23,13 +23,18 @@ fn paid(id: &str, order: &str) -> Event {
 async fn early_and_duplicate(db: &TestDb) {
     let recorder = Recorder::failing(0);
     let (engine, clock) = engine(db, &recorder, &["receive"]).await;
+    early(&engine, &clock, db.label).await;
+    duplicate(&engine).await;
+    expired(&engine, &clock).await;
+}
 
-    // the event comes first and is kept
+/// The event comes first and is kept until the wait begins.
+async fn early(engine: &Engine, clock: &ManualClock, label: &str) {
     let kept = engine
         .send_event(&paid("e-1", "o-1"), None)
         .await
         .expect("sends");
-    assert_eq!(kept, Delivery::Kept, "{}", db.label);
+    assert_eq!(kept, Delivery::Kept, "{label}");
     clock.advance(1_000);
     let started = engine
         .start("receive", None, vars(&[("order", json!("o-1"))]), None)
@@ -46,8 +51,10 @@ async fn early_and_duplicate(db: &TestDb) {
         view.waits.is_empty() && view.jobs.is_empty(),
         "no wait or timeout left behind"
     );
+}
 
-    // the same event twice: applied once
+/// The same event twice: applied once.
+async fn duplicate(engine: &Engine) {
     let second = engine
         .start("receive", None, vars(&[("order", json!("o-2"))]), None)
         .await
@@ -81,8 +88,10 @@ async fn early_and_duplicate(db: &TestDb) {
         .filter(|l| matches!(l.record, Record::EventReceived { .. }))
         .count();
     assert_eq!(received, 1);
+}
 
-    // an early event past its time to live is not delivered
+/// An early event past its time to live is not delivered.
+async fn expired(engine: &Engine, clock: &ManualClock) {
     let short = std::time::Duration::from_secs(10);
     engine
         .send_event(&paid("e-3", "o-3"), Some(short))

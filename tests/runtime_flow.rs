@@ -5,6 +5,7 @@ mod common;
 use common::{engine, engine_with, vars, Recorder, TestDb};
 use serde_json::json;
 use sesflow_engine::driver::Error;
+use sesflow_engine::driver::ManualClock;
 use sesflow_engine::history::Record;
 use sesflow_engine::runtime::Status;
 use sesflow_engine::{Config, Engine};
@@ -159,8 +160,13 @@ async fn timeout_incident_budget(db: &TestDb) {
         ..Config::default()
     };
     let (engine, clock) = engine_with(db, &recorder, &["timeout", "divide", "spin"], config).await;
+    task_timeout(&engine, &clock).await;
+    script_incident(&engine).await;
+    step_budget(&engine).await;
+}
 
-    // a task timeout takes on_timeout; the task is gone
+/// A task timeout takes on_timeout; the task is gone.
+async fn task_timeout(engine: &Engine, clock: &ManualClock) {
     let late = engine
         .start("timeout", None, Vec::new(), None)
         .await
@@ -185,16 +191,18 @@ async fn timeout_incident_budget(db: &TestDb) {
         "only the open task times out"
     );
     assert_eq!(
-        outcome(&engine, &late.id).await.1.as_deref(),
+        outcome(engine, &late.id).await.1.as_deref(),
         Some("escalated")
     );
     assert_eq!(
-        outcome(&engine, &early.id).await.1.as_deref(),
+        outcome(engine, &early.id).await.1.as_deref(),
         Some("reviewed")
     );
     assert!(engine.tasks(None).await.expect("tasks").is_empty());
+}
 
-    // a script error is an incident; fixed variables and a retry finish it
+/// A script error is an incident; fixed variables and a retry finish it.
+async fn script_incident(engine: &Engine) {
     let failed = engine
         .start("divide", None, Vec::new(), None)
         .await
@@ -228,8 +236,10 @@ async fn timeout_incident_budget(db: &TestDb) {
         matches!(again, Err(Error::Runtime(_))),
         "a completed instance takes no retry"
     );
+}
 
-    // a loop that never waits spends the step budget and stops on an incident
+/// A loop that never waits spends the step budget and stops on an incident.
+async fn step_budget(engine: &Engine) {
     let spin = engine
         .start("spin", None, Vec::new(), None)
         .await

@@ -4,9 +4,11 @@ mod common;
 
 use common::{engine, vars, Recorder, TestDb, T0};
 use serde_json::json;
+use sesflow_engine::driver::ManualClock;
 use sesflow_engine::events::Event;
 use sesflow_engine::history::Record;
 use sesflow_engine::runtime::Status;
+use sesflow_engine::Engine;
 
 fn event(id: &str, kind: &str, key: &str, payload: serde_json::Value) -> Event {
     Event {
@@ -30,8 +32,12 @@ async fn every_control_kind(db: &TestDb) {
         .await
         .expect("starts");
     assert_eq!(started.status, Status::Active, "{}", db.label);
+    task_gateway_and_fork(&engine, &started.id).await;
+    receive_timer_and_join(&engine, &clock, &started.id).await;
+}
 
-    // task: assigned through the `who` variable, fills `amount`
+/// Task (assigned through `who`, fills `amount`), gateway, merge, fork.
+async fn task_gateway_and_fork(engine: &Engine, id: &str) {
     let tasks = engine.tasks(Some("ana")).await.expect("tasks");
     assert_eq!(tasks.len(), 1);
     assert_eq!(
@@ -44,7 +50,7 @@ async fn every_control_kind(db: &TestDb) {
         .expect("completes");
 
     // gateway took `big`, the merge script ran once, the fork waits twice
-    let view = engine.show(&started.id).await.expect("shows");
+    let view = engine.show(id).await.expect("shows");
     assert_eq!(view.variables["size"], json!("big"));
     assert_eq!(view.variables["amount"], json!(251));
     let mut waits: Vec<_> = view
@@ -60,8 +66,10 @@ async fn every_control_kind(db: &TestDb) {
             ("pause".into(), "timer".into())
         ]
     );
+}
 
-    // receive: the event for the order key
+/// Receive (the event for the order key), timer, join, end.
+async fn receive_timer_and_join(engine: &Engine, clock: &ManualClock, id: &str) {
     let delivery = engine
         .send_event(
             &event("e1", "order.paid", "A-1", json!({"paid": 251})),
@@ -72,7 +80,7 @@ async fn every_control_kind(db: &TestDb) {
     assert_eq!(
         delivery,
         sesflow_engine::driver::Delivery::Delivered {
-            instance_id: started.id.clone()
+            instance_id: id.to_owned()
         }
     );
     // timer: not due before a minute, due after
@@ -80,13 +88,13 @@ async fn every_control_kind(db: &TestDb) {
     clock.advance(60_000);
     assert_eq!(engine.run_until_idle().await.expect("runs").jobs, 1);
 
-    let view = engine.show(&started.id).await.expect("shows");
+    let view = engine.show(id).await.expect("shows");
     assert_eq!(view.summary.status, "completed");
     assert_eq!(view.summary.outcome.as_deref(), Some("ok"));
     assert_eq!(view.variables["payment"], json!({"paid": 251}));
     assert!(view.tokens.is_empty() && view.joins.is_empty());
 
-    let history = engine.history(&started.id).await.expect("history");
+    let history = engine.history(id).await.expect("history");
     let branch = history.iter().find_map(|line| match &line.record {
         Record::Branch {
             node,
