@@ -7,8 +7,14 @@
 pub mod activity;
 pub mod definition;
 pub mod diagram;
+pub mod driver;
 pub mod events;
 pub mod expr;
+pub mod history;
+pub mod queue;
+pub mod runtime;
 pub mod schema;
 pub mod store;
 mod validate;
+
+pub use driver::{Config, Engine};

@@ -4,6 +4,8 @@
 //! schema, a failed verification, a failed scenario), 2 an error stopped the
 //! command.
 
+mod runtime;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +35,9 @@ pub enum Command {
     Validate(validate::Args),
     /// Draw a schema's flow as Graphviz DOT or Mermaid.
     Graph(graph::Args),
+    /// The runtime: deploy, start, inspect, complete, send events, run.
+    #[command(flatten)]
+    Runtime(runtime::Command),
 }
 
 /// Sets up tracing on stderr at the level `verbose` asks for.
@@ -56,5 +61,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Runtime(command) => runtime::run(&cli.db, command).await,
     }
 }

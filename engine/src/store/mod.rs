@@ -5,6 +5,7 @@
 //! database. Both run the same migrations and the same code paths; where the
 //! two differ, the difference lives here.
 
+mod claim;
 pub mod entities;
 mod migrations;
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 use sea_orm_migration::MigratorTrait;
 
+pub use claim::{claim_jobs, Lease};
 pub use migrations::Migrator;
 
 /// The URL used when neither `--db` nor `SESFLOW_DB` says otherwise.
@@ -95,6 +97,28 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
         }
     }
     Ok(db)
+}
+
+/// Whether `error` is passing: a busy or locked database, a serialization
+/// failure or deadlock; the transaction can run again.
+pub fn is_retryable(error: &Error) -> bool {
+    let Error::Db(error) = error else {
+        return false;
+    };
+    let text = error.to_string();
+    [
+        "database is locked",
+        "database table is locked",
+        "(code: 5)",
+        "(code: 517)",
+        "(code: 6)",
+        "40001",
+        "40P01",
+        "could not serialize",
+        "deadlock detected",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
 }
 
 /// Whether `url` names an SQLite database.

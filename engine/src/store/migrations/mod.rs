@@ -1,6 +1,7 @@
 //! The engine's schema migrations, shared by SQLite and PostgreSQL.
 
 mod m0001_inbox;
+mod m0002_runtime;
 
 use sea_orm_migration::prelude::*;
 
@@ -10,6 +11,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_inbox::Migration)]
+        vec![
+            Box::new(m0001_inbox::Migration),
+            Box::new(m0002_runtime::Migration),
+        ]
     }
 }

@@ -1,0 +1,155 @@
+//! Activity calls: claim with a lease, call outside the transaction, apply
+//! the outcome in a new one.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::ACTIVITY;
+use crate::activity::{self, Call, IdempotencyKey};
+use crate::driver::{millis, Batch, Engine, Error};
+use crate::runtime::Input;
+use crate::store::{self, entities::job, Lease};
+
+/// What an activity job carries.
+#[derive(Debug, Deserialize)]
+struct Payload {
+    kind: String,
+    process: String,
+    input: Value,
+}
+
+/// What came of one call.
+enum Outcome {
+    /// Done or failed for good: the node moves on or fails.
+    Done(Result<Value, activity::Error>),
+    /// Passing fault: call again later.
+    Unavailable(String),
+}
+
+impl Engine {
+    /// Claims due activity jobs, calls them, and applies their outcomes.
+    /// Returns how many calls it made.
+    pub async fn run_due_calls(&self) -> Result<usize, Error> {
+        let lease = Lease {
+            owner: self.config().worker_id.clone(),
+            until_ms: self.now_ms() + millis(self.config().lease),
+        };
+        let jobs = self
+            .retrying(|| async {
+                let txn = self.db().begin().await?;
+                let limit = self.config().batch as u64;
+                let jobs = store::claim_jobs(&txn, &[ACTIVITY], self.now_ms(), limit, Some(&lease))
+                    .await?;
+                txn.commit().await?;
+                Ok(jobs)
+            })
+            .await?;
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            outcomes.push(self.call(job).await);
+        }
+        self.record_calls(&jobs, &outcomes, &lease).await?;
+        Ok(jobs.len())
+    }
+
+    async fn call(&self, job: &job::Model) -> Outcome {
+        let payload: Payload = match job.payload.as_deref().map(serde_json::from_str) {
+            Some(Ok(payload)) => payload,
+            _ => {
+                let message = format!("activity job {} carries no readable call", job.id);
+                return Outcome::Done(Err(failed("BAD_JOB", message)));
+            }
+        };
+        let Some(activity) = self.registry().get(&payload.kind) else {
+            let message = format!(
+                "no activity serves node kind `{}` in this worker; \
+                 run a worker that registers it, then retry the instance",
+                payload.kind
+            );
+            return Outcome::Done(Err(failed("NO_ACTIVITY", message)));
+        };
+        let call = Call {
+            key: IdempotencyKey {
+                instance_id: job.instance_id.clone(),
+                node_id: job.node_id.clone(),
+                token_id: u64::try_from(job.token_id).unwrap_or_default(),
+            },
+            process: payload.process,
+            input: payload.input,
+            now_ms: self.now_ms(),
+        };
+        tracing::debug!(job_id = job.id, instance_id = %job.instance_id, node_id = %job.node_id,
+            token_id = job.token_id, attempt = job.attempts, "calling activity");
+        match activity.execute(call).await {
+            Ok(outcome) => Outcome::Done(Ok(outcome.output)),
+            Err(activity::Error::Unavailable(message)) => Outcome::Unavailable(message),
+            Err(error) => Outcome::Done(Err(error)),
+        }
+    }
+
+    /// Applies call outcomes in one transaction, for the jobs this worker
+    /// still holds.
+    async fn record_calls(
+        &self,
+        jobs: &[job::Model],
+        outcomes: &[Outcome],
+        lease: &Lease,
+    ) -> Result<(), Error> {
+        let changed = self
+            .retrying(|| async {
+                let txn = self.db().begin().await?;
+                let mut batch = Batch::new(self);
+                for (job, outcome) in jobs.iter().zip(outcomes) {
+                    let mine = job::Column::LeaseOwner.eq(lease.owner.as_str());
+                    let result = match outcome {
+                        Outcome::Unavailable(message) => {
+                            tracing::warn!(job_id = job.id, instance_id = %job.instance_id,
+                                attempt = job.attempts, "activity unavailable, will call again: {message}");
+                            let due = batch.now_ms() + millis(self.config().unavailable_delay);
+                            job::Entity::update_many()
+                                .col_expr(job::Column::DueAt, Expr::value(due))
+                                .col_expr(job::Column::LeaseOwner, Expr::value(Option::<String>::None))
+                                .col_expr(job::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+                                .filter(job::Column::Id.eq(job.id))
+                                .filter(mine)
+                                .exec(&txn)
+                                .await?;
+                            continue;
+                        }
+                        Outcome::Done(result) => result.clone(),
+                    };
+                    let deleted = job::Entity::delete_many()
+                        .filter(job::Column::Id.eq(job.id))
+                        .filter(mine)
+                        .exec(&txn)
+                        .await?;
+                    if deleted.rows_affected == 0 {
+                        tracing::warn!(job_id = job.id, instance_id = %job.instance_id,
+                            "lease lost before the outcome was recorded; another worker records it");
+                        continue;
+                    }
+                    let token = u64::try_from(job.token_id).unwrap_or_default();
+                    let refused = batch.apply(&txn, &job.instance_id, Input::Activity { token, result }).await?;
+                    super::log_refused(job, refused);
+                }
+                let changed = batch.flush(&txn).await?;
+                txn.commit().await?;
+                Ok(changed)
+            })
+            .await?;
+        changed.iter().for_each(|change| change.log());
+        Ok(())
+    }
+}
+
+fn failed(code: &str, message: String) -> activity::Error {
+    activity::Error::Failed {
+        code: code.to_owned(),
+        message,
+    }
+}
