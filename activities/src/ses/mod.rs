@@ -86,3 +86,71 @@ impl Ses {
         Ok((settings, decisions))
     }
 }
+
+/// A signature of an app item and whether it still holds.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ItemSignature {
+    /// The signature's id.
+    pub id: String,
+    /// The signer.
+    pub login: String,
+    /// The certificate's serial.
+    pub serial: String,
+    /// When it was made.
+    pub signed_at: DateTime<Utc>,
+    /// The version signed.
+    pub version: i32,
+    /// The first later version that changed a signed field, if any.
+    pub invalid_since: Option<i32>,
+}
+
+impl Ses {
+    /// Signatures, newest last, by `login` and of `target` (a
+    /// [`Target::key`]) when given.
+    pub async fn signatures(
+        &self,
+        login: Option<&str>,
+        target: Option<&str>,
+    ) -> Result<Vec<crate::store::entities::signature::Model>> {
+        use crate::store::entities::signature;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        let mut query = signature::Entity::find()
+            .order_by_asc(signature::Column::SignedAt)
+            .order_by_asc(signature::Column::Id);
+        if let Some(login) = login {
+            query = query.filter(signature::Column::Login.eq(login));
+        }
+        if let Some(target) = target {
+            query = query.filter(signature::Column::Target.eq(target));
+        }
+        Ok(query.all(self.db()).await?)
+    }
+
+    /// Each signature of the app item `app/id`, with the version since
+    /// which it no longer holds.
+    pub async fn item_signatures(&self, app: &str, id: &str) -> Result<Vec<ItemSignature>> {
+        let history = crate::apps::history(self.db(), app, id).await?;
+        let key = format!("app:{app}/{id}");
+        let mut out = Vec::new();
+        for row in self.signatures(None, Some(&key)).await? {
+            let Ok(record) = serde_json::from_value::<Record>(row.record) else {
+                continue;
+            };
+            let Target::AppItem {
+                version, fields, ..
+            } = &record.target
+            else {
+                continue;
+            };
+            out.push(ItemSignature {
+                id: row.id,
+                login: row.login,
+                serial: row.serial,
+                signed_at: crate::store::datetime(row.signed_at),
+                version: *version,
+                invalid_since: crate::apps::changed_since(&history, *version, fields),
+            });
+        }
+        Ok(out)
+    }
+}

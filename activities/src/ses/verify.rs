@@ -388,3 +388,139 @@ fn same_content(record: &Record, inputs: &Inputs<'_>) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+impl super::Ses {
+    /// Every revocation in the store.
+    pub async fn revocations(&self) -> crate::Result<Revocations> {
+        let now = Utc::now();
+        let mut revocations = Revocations::new();
+        for cert in self.certs().list(None).await? {
+            if let Some(at) = cert.revoked_at {
+                let info = crate::certs::Info::of(&cert, now);
+                revocations.insert(
+                    cert.serial,
+                    Revocation {
+                        at: crate::store::datetime(at),
+                        reason: info.revocation_reason.unwrap_or_default(),
+                    },
+                );
+            }
+        }
+        Ok(revocations)
+    }
+
+    /// Verifies the signature file `signature` of `document` against the
+    /// store's CA and revocations.
+    pub async fn verify_document(
+        &self,
+        document: &Document,
+        signature: &[u8],
+        now: DateTime<Utc>,
+    ) -> crate::Result<Report> {
+        let ca = self.certs().ca(now).await?;
+        let revocations = self.revocations().await?;
+        let inputs = Inputs {
+            ca_der: &ca.der,
+            revocations: Some(&revocations),
+            document,
+            changed_since: None,
+            now,
+        };
+        Ok(verify(signature, &inputs))
+    }
+
+    /// Verifies the signature file `signature` of the app item `app/id` as
+    /// it is now, against the store's CA and revocations.
+    pub async fn verify_app_item(
+        &self,
+        app: &str,
+        id: &str,
+        signature: &[u8],
+        now: DateTime<Utc>,
+    ) -> crate::Result<Report> {
+        let (document, changed_since) = match parse(signature) {
+            Ok(record) => self.item_as_signed(app, id, &record.target).await?,
+            Err(_) => (Document::app_item(self.db(), app, id).await?, None),
+        };
+        let ca = self.certs().ca(now).await?;
+        let revocations = self.revocations().await?;
+        let inputs = Inputs {
+            ca_der: &ca.der,
+            revocations: Some(&revocations),
+            document: &document,
+            changed_since,
+            now,
+        };
+        Ok(verify(signature, &inputs))
+    }
+
+    /// The item `app/id` now, digested as the signature `target` saw it
+    /// (its version and fields), and the first version that changed a
+    /// signed field since.
+    pub async fn item_as_signed(
+        &self,
+        app: &str,
+        id: &str,
+        target: &super::Target,
+    ) -> crate::Result<(Document, Option<i32>)> {
+        let super::Target::AppItem {
+            version, fields, ..
+        } = target
+        else {
+            return Ok((Document::app_item(self.db(), app, id).await?, None));
+        };
+        let history = crate::apps::history(self.db(), app, id).await?;
+        let latest = history.last().ok_or_else(|| crate::Error::UnknownItem {
+            app: app.to_owned(),
+            id: id.to_owned(),
+        })?;
+        let digest = crate::apps::digest(app, id, *version, &latest.fields, fields);
+        let document = Document {
+            target: super::Target::AppItem {
+                app: app.to_owned(),
+                id: id.to_owned(),
+                version: latest.version,
+                fields: fields.clone(),
+            },
+            digest,
+        };
+        Ok((
+            document,
+            crate::apps::changed_since(&history, *version, fields),
+        ))
+    }
+}
+
+/// The revocations a CRL lists, after checking that the CA signed it.
+pub fn revocations_from_crl(crl: &[u8], ca_der: &[u8]) -> Result<Revocations, String> {
+    use x509_parser::revocation_list::CertificateRevocationList;
+    let der = if crl.starts_with(b"-----") {
+        certificate_der(&String::from_utf8_lossy(crl)).map_err(|e| e.to_string())?
+    } else {
+        crl.to_vec()
+    };
+    let (_, list) =
+        CertificateRevocationList::from_der(&der).map_err(|e| format!("not a CRL: {e}"))?;
+    let (_, ca) = X509Certificate::from_der(ca_der).map_err(|e| format!("bad CA: {e}"))?;
+    let key = ed25519_key(ca.public_key().subject_public_key.data.as_ref())
+        .ok_or("the CA key is not Ed25519")?;
+    let signature = Signature::from_slice(list.signature_value.data.as_ref())
+        .map_err(|_| "the CRL signature is malformed")?;
+    key.verify_strict(list.tbs_cert_list.as_ref(), &signature)
+        .map_err(|_| "the CRL was not signed by this CA")?;
+    let mut revocations = Revocations::new();
+    for entry in list.iter_revoked_certificates() {
+        let reason = entry
+            .reason_code()
+            .map_or_else(|| "unspecified".to_owned(), |(_, code)| code.to_string());
+        revocations.insert(
+            hex::encode(entry.raw_serial()),
+            Revocation {
+                at: DateTime::from_timestamp(entry.revocation_date.timestamp(), 0)
+                    .unwrap_or_default(),
+                reason,
+            },
+        );
+    }
+    Ok(revocations)
+}
