@@ -6,13 +6,13 @@ mod ses_support;
 use std::process::Command;
 
 use sea_orm::{ConnectionTrait, EntityTrait, Statement};
+use ses_support::{add_user, backends, enable, issue, t0};
 use sesflow_activities::certs::keys::MasterKey;
 use sesflow_activities::certs::{self, Decision, Origin, Reason, Request, Service};
 use sesflow_activities::security::Channel;
 use sesflow_activities::ses::settings::{self, Approval};
 use sesflow_activities::ses::Ses;
 use sesflow_engine::store::entities::event;
-use ses_support::{add_user, backends, enable, issue, t0};
 
 fn request(key: &str, login: &str) -> Request {
     Request {
@@ -35,7 +35,10 @@ fn openssl() -> bool {
 }
 
 fn run_openssl(args: &[&str]) -> String {
-    let out = Command::new("openssl").args(args).output().expect("openssl runs");
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl runs");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -47,7 +50,10 @@ fn run_openssl(args: &[&str]) -> String {
 
 async fn event_payload(ses: &Ses, request_id: &str) -> serde_json::Value {
     let id = format!("signature.issuance/{request_id}");
-    let row = event::Entity::find_by_id(id).one(ses.db()).await.expect("query");
+    let row = event::Entity::find_by_id(id)
+        .one(ses.db())
+        .await
+        .expect("query");
     let row = row.expect("the event is in the inbox");
     assert_eq!(row.kind, "signature.issuance");
     assert_eq!(row.correlation_key, request_id);
@@ -81,12 +87,26 @@ async fn issued_certificates_pass_openssl_and_name_the_user() {
     assert!(text.contains("ED25519"), "{text}");
     let other = ses_support::sqlite().await;
     let foreign = dir.path().join("other-ca.pem");
-    std::fs::write(&foreign, other.ses.certs().ca(t0()).await.expect("ca").pem()).expect("w");
+    std::fs::write(
+        &foreign,
+        other.ses.certs().ca(t0()).await.expect("ca").pem(),
+    )
+    .expect("w");
     let refused = Command::new("openssl")
-        .args(["verify", "-attime", &at, "-CAfile", foreign.to_str().expect("utf-8"), leaf])
+        .args([
+            "verify",
+            "-attime",
+            &at,
+            "-CAfile",
+            foreign.to_str().expect("utf-8"),
+            leaf,
+        ])
         .output()
         .expect("openssl runs");
-    assert!(!refused.status.success(), "another CA accepted the certificate");
+    assert!(
+        !refused.status.success(),
+        "another CA accepted the certificate"
+    );
 }
 
 #[tokio::test]
@@ -96,11 +116,22 @@ async fn revocation_shows_in_a_crl_that_openssl_reads() {
     enable(ses, None).await;
     add_user(ses, "ann", Some("ann@example.com"), None).await;
     let serial = issue(ses, "ann").await;
-    let revoked = ses.certs().revoke(&serial, Reason::KeyCompromise, t0()).await;
-    assert_eq!(revoked.expect("revoked").revocation_reason.as_deref(), Some("key-compromise"));
+    let revoked = ses
+        .certs()
+        .revoke(&serial, Reason::KeyCompromise, t0())
+        .await;
+    assert_eq!(
+        revoked.expect("revoked").revocation_reason.as_deref(),
+        Some("key-compromise")
+    );
     let again = ses.certs().revoke(&serial, Reason::Superseded, t0()).await;
     assert!(matches!(again, Err(certs::Error::AlreadyRevoked { .. })));
-    assert!(ses.certs().valid_for("ann", t0()).await.expect("query").is_none());
+    assert!(ses
+        .certs()
+        .valid_for("ann", t0())
+        .await
+        .expect("query")
+        .is_none());
     let crl = ses.certs().crl(t0()).await.expect("crl");
     if !openssl() {
         return;
@@ -135,14 +166,23 @@ async fn private_keys_in_the_store_are_unreadable_without_the_master_key() {
     let backend = ses.db().get_database_backend();
     let rows = ses
         .db()
-        .query_all(Statement::from_string(backend, "SELECT key FROM ses_certificate UNION ALL SELECT key FROM ses_ca"))
+        .query_all(Statement::from_string(
+            backend,
+            "SELECT key FROM ses_certificate UNION ALL SELECT key FROM ses_ca",
+        ))
         .await
         .expect("raw rows");
     assert_eq!(rows.len(), 2);
     for row in rows {
         let raw: Vec<u8> = row.try_get("", "key").expect("bytes");
-        assert!(!raw.windows(seed.len()).any(|w| w == seed), "a seed in clear");
-        assert!(!raw.windows(5).any(|w| w == [0x30, 0x2e, 0x02, 0x01, 0x00]), "PKCS#8 in clear");
+        assert!(
+            !raw.windows(seed.len()).any(|w| w == seed),
+            "a seed in clear"
+        );
+        assert!(
+            !raw.windows(5).any(|w| w == [0x30, 0x2e, 0x02, 0x01, 0x00]),
+            "PKCS#8 in clear"
+        );
     }
     let stranger = Service::new(ses.db().clone(), MasterKey::generate());
     let refused = stranger.signing_key(&cert);
@@ -160,8 +200,14 @@ async fn requests_are_idempotent_and_end_with_an_event() {
         add_user(ses, "ann", Some("ann@example.com"), None).await;
         let service = ses.certs();
         let key = "instance-1/request/1";
-        let id = service.submit(&request(key, "ann"), t0()).await.expect("submit");
-        let again = service.submit(&request(key, "ann"), t0()).await.expect("submit");
+        let id = service
+            .submit(&request(key, "ann"), t0())
+            .await
+            .expect("submit");
+        let again = service
+            .submit(&request(key, "ann"), t0())
+            .await
+            .expect("submit");
         assert_eq!(id, again, "{}", env.name);
         let decisions = service.process_pending(t0()).await.expect("process");
         assert_eq!(decisions.len(), 1);
@@ -171,9 +217,16 @@ async fn requests_are_idempotent_and_end_with_an_event() {
         assert_eq!(service.get(serial).await.expect("stored").login, "ann");
         assert!(payload["certificate"]["not_after"].is_string());
         // Processing again issues nothing more.
-        assert!(service.process_pending(t0()).await.expect("again").is_empty());
+        assert!(service
+            .process_pending(t0())
+            .await
+            .expect("again")
+            .is_empty());
         assert_eq!(service.list(Some("ann")).await.expect("list").len(), 1);
-        let n = service.submit(&request(key, "ann"), t0()).await.expect("third");
+        let n = service
+            .submit(&request(key, "ann"), t0())
+            .await
+            .expect("third");
         assert_eq!(n, id);
         env.cleanup().await;
     }
@@ -191,11 +244,17 @@ async fn checks_reject_with_reasons_and_replacement_supersedes() {
             (request("k-ghost", "ghost"), "no user `ghost`"),
             (request("k-bob", "bob"), "needs an e-mail address"),
             (
-                Request { email: Some("other@example.com".into()), ..request("k-mail", "ann") },
+                Request {
+                    email: Some("other@example.com".into()),
+                    ..request("k-mail", "ann")
+                },
                 "differs from the user's",
             ),
             (
-                Request { full_name: Some("Someone Else".into()), ..request("k-name", "ann") },
+                Request {
+                    full_name: Some("Someone Else".into()),
+                    ..request("k-name", "ann")
+                },
                 "full name",
             ),
         ];
@@ -208,19 +267,37 @@ async fn checks_reject_with_reasons_and_replacement_supersedes() {
             assert!(reason.contains(expected), "{}: {reason}", env.name);
         }
         // Bob brings an e-mail address in the request: issued, and stored.
-        let with_mail = Request { email: Some("bob@example.com".into()), ..request("k-bob2", "bob") };
+        let with_mail = Request {
+            email: Some("bob@example.com".into()),
+            ..request("k-bob2", "bob")
+        };
         service.submit(&with_mail, t0()).await.expect("submit");
         let decisions = service.process_pending(t0()).await.expect("process");
-        assert!(matches!(decisions[..], [Decision::Issued { .. }]), "{decisions:?}");
-        let bob = sesflow_activities::users::require(ses.db(), "bob").await.expect("bob");
+        assert!(
+            matches!(decisions[..], [Decision::Issued { .. }]),
+            "{decisions:?}"
+        );
+        let bob = sesflow_activities::users::require(ses.db(), "bob")
+            .await
+            .expect("bob");
         assert_eq!(bob.email.as_deref(), Some("bob@example.com"));
 
         let first = issue(ses, "ann").await;
-        let id = service.submit(&request("k-dup", "ann"), t0()).await.expect("submit");
+        let id = service
+            .submit(&request("k-dup", "ann"), t0())
+            .await
+            .expect("submit");
         service.process_pending(t0()).await.expect("process");
-        let reason = event_payload(ses, &id).await["reason"].as_str().map(str::to_owned);
-        assert!(reason.expect("reason").contains("holds a valid SES certificate"));
-        let replace = Request { replace: true, ..request("k-replace", "ann") };
+        let reason = event_payload(ses, &id).await["reason"]
+            .as_str()
+            .map(str::to_owned);
+        assert!(reason
+            .expect("reason")
+            .contains("holds a valid SES certificate"));
+        let replace = Request {
+            replace: true,
+            ..request("k-replace", "ann")
+        };
         let id = service.submit(&replace, t0()).await.expect("submit");
         service.process_pending(t0()).await.expect("process");
         assert_eq!(event_payload(ses, &id).await["status"], "issued");
@@ -241,18 +318,37 @@ async fn manual_approval_leaves_requests_for_an_operator() {
         add_user(ses, "ann", Some("ann@example.com"), None).await;
         add_user(ses, "bob", Some("bob@example.com"), None).await;
         let service = ses.certs();
-        let a = service.submit(&request("m-a", "ann"), t0()).await.expect("submit");
-        let b = service.submit(&request("m-b", "bob"), t0()).await.expect("submit");
+        let a = service
+            .submit(&request("m-a", "ann"), t0())
+            .await
+            .expect("submit");
+        let b = service
+            .submit(&request("m-b", "bob"), t0())
+            .await
+            .expect("submit");
         let decisions = service.process_pending(t0()).await.expect("process");
-        assert!(decisions.iter().all(|d| matches!(d, Decision::Pending { .. })));
+        assert!(decisions
+            .iter()
+            .all(|d| matches!(d, Decision::Pending { .. })));
         assert_eq!(service.pending().await.expect("pending").len(), 2);
         let event = event::Entity::find_by_id(format!("signature.issuance/{a}"));
         assert!(event.one(ses.db()).await.expect("query").is_none());
-        assert!(matches!(service.approve(&a, t0()).await, Ok(Decision::Issued { .. })));
-        let rejected = service.reject(&b, "not an employee", t0()).await.expect("reject");
-        assert!(matches!(rejected, Decision::Rejected { ref reason, .. } if reason.contains("not an employee")));
+        assert!(matches!(
+            service.approve(&a, t0()).await,
+            Ok(Decision::Issued { .. })
+        ));
+        let rejected = service
+            .reject(&b, "not an employee", t0())
+            .await
+            .expect("reject");
+        assert!(
+            matches!(rejected, Decision::Rejected { ref reason, .. } if reason.contains("not an employee"))
+        );
         assert_eq!(event_payload(ses, &b).await["status"], "rejected");
-        assert!(matches!(service.approve(&b, t0()).await, Err(certs::Error::Decided { .. })));
+        assert!(matches!(
+            service.approve(&b, t0()).await,
+            Err(certs::Error::Decided { .. })
+        ));
         env.cleanup().await;
     }
 }
@@ -265,7 +361,10 @@ async fn automatic_certificates_reach_existing_and_new_users() {
         add_user(ses, "bob", Some("bob@example.com"), None).await;
         let calls = std::sync::Mutex::new(Vec::new());
         let progress = |done, total| calls.lock().expect("lock").push((done, total));
-        let (_, decisions) = ses.enable(false, true, t0(), &progress).await.expect("enable");
+        let (_, decisions) = ses
+            .enable(false, true, t0(), &progress)
+            .await
+            .expect("enable");
         assert_eq!(decisions.len(), 2);
         assert_eq!(*calls.lock().expect("lock"), vec![(1, 2), (2, 2)]);
         add_user(ses, "cid", Some("cid@example.com"), None).await;
@@ -273,7 +372,11 @@ async fn automatic_certificates_reach_existing_and_new_users() {
             let cert = ses.certs().valid_for(login, t0()).await.expect("query");
             assert!(cert.is_some(), "{}: {login} has no certificate", env.name);
         }
-        let again = ses.certs().issue_missing(t0(), &|_, _| {}).await.expect("again");
+        let again = ses
+            .certs()
+            .issue_missing(t0(), &|_, _| {})
+            .await
+            .expect("again");
         assert!(again.is_empty());
         env.cleanup().await;
     }
@@ -283,8 +386,14 @@ async fn automatic_certificates_reach_existing_and_new_users() {
 async fn two_factor_is_refused_until_the_company_has_it() {
     let env = ses_support::sqlite().await;
     let result = settings::enable(env.ses.db(), true, false, t0()).await;
-    assert!(matches!(result, Err(sesflow_activities::Error::TwoFactorNotConfigured)));
+    assert!(matches!(
+        result,
+        Err(sesflow_activities::Error::TwoFactorNotConfigured)
+    ));
     let message = result.expect_err("refused").to_string();
-    assert!(message.contains("sesflow security two-factor --enable"), "{message}");
+    assert!(
+        message.contains("sesflow security two-factor --enable"),
+        "{message}"
+    );
     assert!(!settings::load(env.ses.db()).await.expect("load").enabled);
 }

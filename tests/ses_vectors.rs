@@ -51,14 +51,24 @@ fn rfc8032_vectors_survive_the_keys_at_rest() {
         let seed: [u8; 32] = bytes(secret).try_into().expect("32 bytes");
         let pkcs8 = SigningKey::from_bytes(&seed).to_pkcs8_der().expect("pkcs8");
         let sealed = master.seal("cert:vector", pkcs8.as_bytes());
-        let opened = master.open("cert:vector", master.id(), &sealed).expect("opens");
+        let opened = master
+            .open("cert:vector", master.id(), &sealed)
+            .expect("opens");
         let key = SigningKey::from_pkcs8_der(&opened).expect("a key");
-        assert_eq!(key.verifying_key().to_bytes().to_vec(), bytes(public), "vector {i}");
+        assert_eq!(
+            key.verifying_key().to_bytes().to_vec(),
+            bytes(public),
+            "vector {i}"
+        );
         let message = bytes(message);
         let signature = key.sign(&message);
         assert_eq!(signature.to_bytes().to_vec(), bytes(expected), "vector {i}");
         let rcgen_key = rcgen::KeyPair::try_from(opened.as_slice()).expect("rcgen reads it");
-        assert_eq!(rcgen_key.public_key_raw(), bytes(public).as_slice(), "vector {i}");
+        assert_eq!(
+            rcgen_key.public_key_raw(),
+            bytes(public).as_slice(),
+            "vector {i}"
+        );
         let verifying = key.verifying_key();
         assert!(verifying.verify(&message, &signature).is_ok());
         let mut flipped = signature.to_bytes();
@@ -142,6 +152,10 @@ fn rfc8785_numbers_serialize_as_the_appendix_says() {
     for (bits, expected) in cases {
         let number = f64::from_bits(bits);
         let text = canonical::to_vec(&number).expect("serializes");
-        assert_eq!(String::from_utf8(text).expect("utf-8"), expected, "{bits:#018x}");
+        assert_eq!(
+            String::from_utf8(text).expect("utf-8"),
+            expected,
+            "{bits:#018x}"
+        );
     }
 }

@@ -2,7 +2,10 @@
 //! folder) and, when SESFLOW_TEST_PG_URL is set, on PostgreSQL in a schema
 //! of its own; users; codes read from the outbox.
 
-#![allow(dead_code, reason = "each test file uses a different part of the support")]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the support"
+)]
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -92,7 +95,9 @@ async fn postgres(base: &str) -> Env {
 
 async fn open(url: &str) -> Ses {
     let db = sesflow_engine::store::open(url).await.expect("open store");
-    sesflow_activities::store::migrate(&db).await.expect("migrate");
+    sesflow_activities::store::migrate(&db)
+        .await
+        .expect("migrate");
     Ses::new(db, MasterKey::generate())
 }
 
@@ -129,7 +134,12 @@ pub async fn enable(ses: &Ses, channels: Option<&[Channel]>) {
 
 /// Issues a certificate to `login` at [`t0`].
 pub async fn issue(ses: &Ses, login: &str) -> String {
-    match ses.certs().issue_automatic(login, t0()).await.expect("issue") {
+    match ses
+        .certs()
+        .issue_automatic(login, t0())
+        .await
+        .expect("issue")
+    {
         sesflow_activities::certs::Decision::Issued { certificate, .. } => certificate.serial,
         other => panic!("not issued: {other:?}"),
     }
