@@ -582,6 +582,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn definitions_can_be_shared_between_workers() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<Definition>();
+        shareable::<crate::expr::Evaluator>();
+    }
+
+    #[test]
     fn every_type_name_round_trips() {
         for ty in VarType::ALL {
             assert_eq!(VarType::from_name(ty.name()), Some(ty));
@@ -626,7 +633,7 @@ mod tests {
             VarType::Certificate.parse_cli("1f"),
             Ok(json!({"serial": "1f"}))
         );
-        let error = VarType::Integer.parse_cli("ten").unwrap_err();
+        let error = VarType::Integer.parse_cli("ten").expect_err("not a number");
         assert!(error.contains("`ten` is not an integer"), "{error}");
         assert!(VarType::Email.parse_cli("nobody").is_err());
     }

@@ -4,7 +4,9 @@
 //! schema, a failed verification, a failed scenario), 2 an error stopped the
 //! command.
 
+mod graph;
 mod runtime;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -28,6 +30,10 @@ pub struct Cli {
 /// Every command of the CLI, grouped by area.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check schema files and report every problem with its place.
+    Validate(validate::Args),
+    /// Draw a schema's flow as Graphviz DOT or Mermaid.
+    Graph(graph::Args),
     /// The runtime: deploy, start, inspect, complete, send events, run.
     #[command(flatten)]
     Runtime(runtime::Command),
@@ -52,6 +58,8 @@ pub fn init_logging(verbose: u8) {
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Graph(args) => graph::run(args),
         Command::Runtime(command) => runtime::run(&cli.db, command).await,
     }
 }

@@ -23,8 +23,9 @@ pub(super) fn read(root: &Node, sink: &mut Sink) -> Schema {
         sink.error(codes::WRONG_SHAPE, root.pos, message, help);
         return schema;
     };
-    let mut seen_nodes = false;
+    let mut seen = Vec::new();
     for (key, key_node, value) in unique_entries(entries, "the schema", sink) {
+        seen.push(key.clone());
         match key.as_str() {
             "process" => schema.process = fields::text(value, "`process`", sink),
             "version" => schema.version = version(value, sink),
@@ -34,32 +35,27 @@ pub(super) fn read(root: &Node, sink: &mut Sink) -> Schema {
             }
             "context" => schema.context = context(value, sink),
             "nodes" => {
-                seen_nodes = true;
+                schema.has_nodes = matches!(value.value, Yaml::Seq(_));
                 schema.nodes = nodes(value, sink);
             }
             _ => unknown_key(&key, key_node.pos, TOP_KEYS, "at the top of a schema", sink),
         }
     }
-    required_top(&schema, seen_nodes, sink);
+    required_top(&schema, &seen, sink);
     schema
 }
 
-fn required_top(schema: &Schema, seen_nodes: bool, sink: &mut Sink) {
-    let missing = [
-        (
-            "process",
-            schema.process.is_none(),
-            "add `process: my-process` (the process id)",
-        ),
-        ("version", schema.version.is_none(), "add `version: 1`"),
+fn required_top(schema: &Schema, seen: &[String], sink: &mut Sink) {
+    let required = [
+        ("process", "add `process: my-process` (the process id)"),
+        ("version", "add `version: 1`"),
         (
             "nodes",
-            !seen_nodes,
             "add `nodes:` with a start node, the work, and an end node",
         ),
     ];
-    for (key, is_missing, help) in missing {
-        if is_missing {
+    for (key, help) in required {
+        if !seen.iter().any(|k| k == key) {
             let message = format!("the schema has no `{key}`");
             sink.error(codes::MISSING_FIELD, schema.pos, message, help);
         }
@@ -136,7 +132,17 @@ fn variable(name: Spanned<String>, decl: &Node, sink: &mut Sink) -> VarDecl {
             return variable;
         }
     };
-    for (key, key_node, value) in unique_entries(entries, &what, sink) {
+    variable_entries(&mut variable, entries, &what, sink);
+    if variable.ty.is_none() && !has_key(entries, "type") {
+        let message = format!("{what} has no `type`");
+        let help = "add `type:`, such as `type: string`";
+        sink.error(codes::MISSING_FIELD, decl.pos, message, help);
+    }
+    variable
+}
+
+fn variable_entries(variable: &mut VarDecl, entries: &[(Node, Node)], what: &str, sink: &mut Sink) {
+    for (key, key_node, value) in unique_entries(entries, what, sink) {
         match key.as_str() {
             "type" => variable.ty = fields::text(value, &format!("the type of {what}"), sink),
             "required" => {
@@ -155,16 +161,6 @@ fn variable(name: Spanned<String>, decl: &Node, sink: &mut Sink) -> VarDecl {
             ),
         }
     }
-    if variable.ty.is_none() && !entries.is_empty() && !has_key(entries, "type") {
-        let message = format!("{what} has no `type`");
-        sink.error(
-            codes::MISSING_FIELD,
-            decl.pos,
-            message,
-            "add `type:`, such as `type: string`",
-        );
-    }
-    variable
 }
 
 fn has_key(entries: &[(Node, Node)], key: &str) -> bool {
@@ -198,14 +194,35 @@ fn node(item: &Node, sink: &mut Sink) -> Option<NodeDecl> {
         return None;
     };
     let entries = unique_entries(entries, "this node", sink);
+    let mut decl = header(item, &entries, sink);
+    let what = format!("node `{}`", decl.name());
+    for (key, key_node, value) in entries {
+        if COMMON_FIELDS.contains(&key.as_str()) {
+            match key.as_str() {
+                "title" => decl.title = fields::text(value, "`title`", sink),
+                "description" => _ = fields::text(value, "`description`", sink),
+                _ => {}
+            }
+            continue;
+        }
+        if let Some(field) = node_field(&decl, &key, key_node.pos, &what, sink) {
+            decl.fields.push((field, value.clone()));
+        }
+    }
+    Some(decl)
+}
+
+/// A node with its `id` and `kind` read, reporting them when missing.
+fn header(item: &Node, entries: &[(String, &Node, &Node)], sink: &mut Sink) -> NodeDecl {
     let mut decl = NodeDecl {
         pos: item.pos,
         id: None,
         kind: None,
+        title: None,
         fields: Vec::new(),
     };
     let mut kind_written = false;
-    for (key, _, value) in &entries {
+    for (key, _, value) in entries {
         match key.as_str() {
             "id" => decl.id = fields::text(value, "`id`", sink),
             "kind" => {
@@ -215,7 +232,6 @@ fn node(item: &Node, sink: &mut Sink) -> Option<NodeDecl> {
             _ => {}
         }
     }
-    let what = format!("node `{}`", decl.name());
     if decl.id.is_none() && !entries.iter().any(|(k, _, _)| k == "id") {
         let message = format!("a `{}` node has no `id`", decl.kind_name());
         sink.error(
@@ -226,22 +242,11 @@ fn node(item: &Node, sink: &mut Sink) -> Option<NodeDecl> {
         );
     }
     if !kind_written {
-        let message = format!("{what} has no `kind`");
+        let message = format!("{} has no `kind`", decl.label());
         let help = format!("add `kind:`, one of: {}", NodeKind::NAMES.join(", "));
         sink.error(codes::MISSING_FIELD, decl.at(), message, help);
     }
-    for (key, key_node, value) in entries {
-        if COMMON_FIELDS.contains(&key.as_str()) {
-            if key == "title" || key == "description" {
-                fields::text(value, &format!("`{key}`"), sink);
-            }
-            continue;
-        }
-        if let Some(field) = node_field(&decl, &key, key_node.pos, &what, sink) {
-            decl.fields.push((field, value.clone()));
-        }
-    }
-    Some(decl)
+    decl
 }
 
 fn kind(value: &Node, sink: &mut Sink) -> Option<Spanned<&'static str>> {
