@@ -152,6 +152,7 @@ pub struct Recorder {
     calls: Mutex<Vec<Call>>,
     answers: Mutex<HashMap<IdempotencyKey, Value>>,
     failures: Mutex<u32>,
+    unavailable: Mutex<u32>,
 }
 
 impl Recorder {
@@ -159,6 +160,13 @@ impl Recorder {
     pub fn failing(failures: u32) -> Arc<Self> {
         let recorder = Self::default();
         *recorder.failures.lock().expect("lock") = failures;
+        Arc::new(recorder)
+    }
+
+    /// A recorder whose first `n` calls report a passing fault.
+    pub fn unavailable(n: u32) -> Arc<Self> {
+        let recorder = Self::default();
+        *recorder.unavailable.lock().expect("lock") = n;
         Arc::new(recorder)
     }
 
@@ -172,6 +180,15 @@ impl Recorder {
 impl Activity for Recorder {
     async fn execute(&self, call: Call) -> Result<Outcome, activity::Error> {
         self.calls.lock().expect("lock").push(call.clone());
+        {
+            let mut unavailable = self.unavailable.lock().expect("lock");
+            if *unavailable > 0 {
+                *unavailable -= 1;
+                return Err(activity::Error::Unavailable(
+                    "the test service is busy".into(),
+                ));
+            }
+        }
         {
             let mut failures = self.failures.lock().expect("lock");
             if *failures > 0 {
