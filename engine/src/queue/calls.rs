@@ -130,7 +130,7 @@ impl Engine {
                         .await?;
                     if deleted.rows_affected == 0 {
                         tracing::warn!(job_id = job.id, instance_id = %job.instance_id,
-                            "lease lost before the outcome was recorded; another worker records it");
+                            "job gone before its outcome was recorded: its token moved on, or another worker took it");
                         continue;
                     }
                     let token = u64::try_from(job.token_id).unwrap_or_default();
