@@ -64,9 +64,22 @@ pub async fn databases() -> Vec<TestDb> {
     }];
     match std::env::var("SESFLOW_TEST_PG_URL") {
         Ok(base) if !base.is_empty() => all.push(postgres(&base).await),
-        _ => eprintln!("SESFLOW_TEST_PG_URL is not set: PostgreSQL runs of this test skipped"),
+        _ => say_postgres_skipped(),
     }
     all
+}
+
+/// Says once per test binary, past the test harness's capture, that the
+/// PostgreSQL runs were skipped.
+fn say_postgres_skipped() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SESFLOW_TEST_PG_URL is not set: the PostgreSQL runs of these tests were skipped"
+        );
+    });
 }
 
 /// A fresh SQLite file only (for tests that reopen files or drive the binary).
