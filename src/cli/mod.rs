@@ -4,8 +4,10 @@
 //! schema, a failed verification, a failed scenario), 2 an error stopped the
 //! command.
 
+mod graph;
 mod runtime;
 mod ses;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -54,6 +56,10 @@ pub enum Command {
     Signatures(ses::signatures::SignaturesArgs),
     /// The SES module's audit log.
     Audit(ses::audit::AuditArgs),
+    /// Check schema files and report every problem with its place.
+    Validate(validate::Args),
+    /// Draw a schema's flow as Graphviz DOT or Mermaid.
+    Graph(graph::Args),
 }
 
 /// Sets up tracing on stderr at the level `verbose` asks for.
@@ -88,5 +94,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => ses::verify::run(db, args).await,
         Command::Signatures(args) => ses::signatures::run(db, args).await,
         Command::Audit(args) => ses::audit::run(db, args).await,
+        Command::Validate(args) => validate::run(args),
+        Command::Graph(args) => graph::run(args),
     }
 }
