@@ -7,6 +7,7 @@
 mod graph;
 mod runtime;
 mod ses;
+mod signing;
 mod validate;
 
 use std::process::ExitCode;
