@@ -48,22 +48,36 @@ async fn main() -> anyhow::Result<()> {
     // the issuance process: start, fill the data task, let the worker run
     engine.deploy("ses-issuance.yaml", ISSUANCE).await?;
     let vars = vec![("employee".to_owned(), json!("ann"))];
-    let started = engine.start("ses-issuance", None, vars, Some("hr".into())).await?;
+    let started = engine
+        .start("ses-issuance", None, vars, Some("hr".into()))
+        .await?;
     let task = engine.tasks(Some("hr")).await?.remove(0);
     let data = vec![("full_name".to_owned(), json!("Ann Example"))];
     engine.complete(&task.id, data, false).await?;
     let done = engine.run_until_idle().await?;
-    println!("worker: {} call(s), {} certificate decision(s)", done.calls, done.chores);
+    println!(
+        "worker: {} call(s), {} certificate decision(s)",
+        done.calls, done.chores
+    );
     let view = engine.show(&started.id).await?;
     let serial = &view.variables["certificate"]["serial"];
-    println!("instance {} is {}: certificate {serial}", view.summary.id, view.summary.status);
+    println!(
+        "instance {} is {}: certificate {serial}",
+        view.summary.id, view.summary.status
+    );
 
     // a signature with the new certificate
     let path = dir.join("agreement.txt");
     std::fs::write(&path, AGREEMENT)?;
     let document = Document::file(&path)?;
     let step = ses
-        .sign("ann", "correct horse battery", &document, None, chrono::Utc::now())
+        .sign(
+            "ann",
+            "correct horse battery",
+            &document,
+            None,
+            chrono::Utc::now(),
+        )
         .await?;
     match step {
         Step::Signed(record) => println!("signed {} with {}", record.target, record.serial),

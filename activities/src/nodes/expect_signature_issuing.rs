@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use sesflow_engine::activity::{self, Chore};
 
-use super::{at, failed, of_module, Module};
+use super::{at, of_module, Module};
 use crate::certs::{issue, Decision};
 use crate::store::entities::cert_request;
 
@@ -50,10 +50,7 @@ impl Chore for Service {
         if n_pending == 0 {
             return Ok(0);
         }
-        let ses = self
-            .module
-            .ses()
-            .map_err(|error| failed("SES_MASTER_KEY", error.to_string()))?;
+        let ses = self.module.activity_ses()?;
         let decisions = ses
             .certs()
             .process_pending(at(now_ms))

@@ -79,6 +79,13 @@ impl Module {
         };
         Ok(Ses::new(self.inner.db.clone(), key))
     }
+
+    /// [`Module::ses`] for an activity: a key that cannot be read fails
+    /// the node.
+    fn activity_ses(&self) -> Result<Ses, activity::Error> {
+        self.ses()
+            .map_err(|error| failed("SES_MASTER_KEY", error.to_string()))
+    }
 }
 
 /// Brings the module's tables up to date and registers its node kinds

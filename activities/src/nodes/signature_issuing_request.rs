@@ -72,10 +72,7 @@ impl Activity for Request {
             ));
         }
         let request = request_of(&call.key.to_string(), &input.fields)?;
-        let ses = self
-            .module
-            .ses()
-            .map_err(|error| failed("SES_MASTER_KEY", error.to_string()))?;
+        let ses = self.module.activity_ses()?;
         let id = ses
             .certs()
             .submit(&request, at(call.now_ms))
