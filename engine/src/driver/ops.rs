@@ -262,7 +262,7 @@ impl Engine {
         let data = if *rejected {
             data
         } else {
-            match self.confirm(batch, &row, &def, data).await {
+            match self.confirm(batch, row, &def, data).await {
                 Ok(data) => data,
                 Err(error) => return Ok(Err(error)),
             }
