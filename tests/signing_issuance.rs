@@ -240,11 +240,11 @@ async fn unknown_service(db: &common::TestDb) {
         "{}",
         db.label
     );
-    assert!(
-        recorded(&signing, &ids[0], |record| matches!(record,
-            Record::Failed { message, then, .. } if message.contains(expected) && then == "on_error"))
-        .await
-    );
+    let on_error = |record: &Record| {
+        matches!(record, Record::Failed { message, then, .. }
+            if message.contains(expected) && then == "on_error")
+    };
+    assert!(recorded(&signing, &ids[0], on_error).await);
     let bare = signing.engine.show(&ids[1]).await.expect("shows");
     assert_eq!(bare.summary.status, "incident");
     let incident = bare.summary.incident.as_deref().unwrap_or_default();

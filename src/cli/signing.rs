@@ -41,13 +41,13 @@ pub async fn sign_task(url: &str, args: SignArgs) -> anyhow::Result<ExitCode> {
     if args.reject {
         let comment = args.comment.as_deref().unwrap_or_default();
         return match sign::refuse(&engine, &ses, signing, comment, now()).await {
-            Ok((assignment, status)) => {
+            Ok((task, status)) => {
                 eprintln!(
-                    "{} refused to sign {}; task {} completed, instance {} is {}",
-                    assignment.signer,
-                    assignment.document,
-                    assignment.task,
-                    assignment.instance_id,
+                    "{} refused to sign `{}`; task {} completed, instance {} is {}",
+                    task.signer,
+                    task.variable,
+                    task.id,
+                    task.instance_id,
                     status.name()
                 );
                 Ok(ExitCode::SUCCESS)
@@ -79,8 +79,8 @@ pub async fn sign_task(url: &str, args: SignArgs) -> anyhow::Result<ExitCode> {
             print_signed(&args.output, &record, &out);
             eprintln!(
                 "task {} completed; instance {} is {}",
-                assignment.task,
-                assignment.instance_id,
+                assignment.task.id,
+                assignment.task.instance_id,
                 status.name()
             );
         }

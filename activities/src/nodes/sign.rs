@@ -101,21 +101,34 @@ impl Error {
     }
 }
 
-/// A signing task as its signer sees it.
+/// An open signing task: who signs, and what the document variable holds.
 #[derive(Clone, Debug)]
-pub struct Assignment {
+pub struct SigningTask {
     /// The task id.
-    pub task: String,
+    pub id: String,
     /// The instance.
     pub instance_id: String,
     /// Who is to sign.
     pub signer: String,
+    /// The name of the document variable.
+    pub variable: String,
+    /// Its type: `file` or `app_item`.
+    pub document_type: &'static str,
+    /// Its value.
+    pub value: Value,
+    /// The variable that receives the signature record, if the node has one.
+    pub output: Option<String>,
+}
+
+/// A signing task with its document as it is now.
+#[derive(Clone, Debug)]
+pub struct Assignment {
+    /// The task.
+    pub task: SigningTask,
     /// What is to be signed, as it is now.
     pub document: Document,
     /// The file's path, for a file.
     pub path: Option<PathBuf>,
-    /// The variable that receives the signature record, if the node has one.
-    pub output: Option<String>,
 }
 
 /// One signing of a task: who, with which password and code.
@@ -164,10 +177,10 @@ pub async fn sign(
     now: DateTime<Utc>,
 ) -> Result<(Assignment, Signed), Error> {
     let assignment = assignment(engine, ses.db(), signing.task).await?;
-    check_signer(&assignment, signing.login)?;
+    check_signer(&assignment.task, signing.login)?;
     let step = ses
         .sign(
-            &assignment.signer,
+            &assignment.task.signer,
             signing.password,
             &assignment.document,
             signing.code,
@@ -178,22 +191,24 @@ pub async fn sign(
         Step::CodeSent(sent) => return Ok((assignment, Signed::CodeSent(sent))),
         Step::Signed(record) => record,
     };
-    let status = engine.complete(&assignment.task, Vec::new(), false).await?;
-    tracing::info!(instance_id = %assignment.instance_id, task = %assignment.task,
+    let task = &assignment.task;
+    let status = engine.complete(&task.id, Vec::new(), false).await?;
+    tracing::info!(instance_id = %task.instance_id, task = %task.id,
         signature_id = %record.id, "signing task completed");
     Ok((assignment, Signed::Done { record, status }))
 }
 
 /// The signer refuses to sign task `signing.task`, confirming with the
-/// password, and says why in `comment`. The node's `output` receives the
-/// refusal and the token takes `on_rejected`.
+/// password, and says why in `comment`; the document need not be readable
+/// (a changed document is a good reason to refuse). The node's `output`
+/// receives the refusal and the token takes `on_rejected`.
 pub async fn refuse(
     engine: &Engine,
     ses: &Ses,
     signing: Signing<'_>,
     comment: &str,
     now: DateTime<Utc>,
-) -> Result<(Assignment, Status), Error> {
+) -> Result<(SigningTask, Status), Error> {
     let comment = comment.trim();
     if comment.is_empty() {
         return Err(Error::Ses(crate::Error::Invalid {
@@ -202,71 +217,53 @@ pub async fn refuse(
             remedy: "say why the document is not signed".into(),
         }));
     }
-    let assignment = assignment(engine, ses.db(), signing.task).await?;
-    check_signer(&assignment, signing.login)?;
-    let user = users::require(ses.db(), &assignment.signer).await?;
+    let task = signing_task(engine, signing.task).await?;
+    check_signer(&task, signing.login)?;
+    let user = users::require(ses.db(), &task.signer).await?;
     if let Err(error) = users::check_password(&user, signing.password).await {
-        let detail = json!({ "task": assignment.task });
+        let detail = json!({ "task": task.id });
         let login = Some(user.login.as_str());
-        audit::record(
-            ses.db(),
-            now,
-            audit::action::PASSWORD_FAILED,
-            login,
-            None,
-            detail,
-        )
-        .await
-        .map_err(crate::Error::Db)?;
+        let action = audit::action::PASSWORD_FAILED;
+        audit::record(ses.db(), now, action, login, None, detail)
+            .await
+            .map_err(crate::Error::Db)?;
         return Err(error.into());
     }
     let refusal = json!({
         "status": "refused",
-        "signer": assignment.signer,
+        "signer": task.signer,
         "comment": comment,
-        "document": assignment.document,
+        "document": task.value,
         "at": now.to_rfc3339_opts(SecondsFormat::Millis, true),
     });
-    let data = match &assignment.output {
+    let data = match &task.output {
         Some(output) => vec![(output.clone(), refusal)],
         None => Vec::new(),
     };
-    let status = engine.complete(&assignment.task, data, true).await?;
-    let detail = json!({
-        "task": assignment.task,
-        "target": assignment.document.target.key(),
-        "comment": comment,
-    });
-    let login = Some(assignment.signer.as_str());
+    let status = engine.complete(&task.id, data, true).await?;
+    let detail = json!({ "task": task.id, "document": task.value, "comment": comment });
+    let login = Some(task.signer.as_str());
     audit::record(ses.db(), now, REFUSED, login, None, detail)
         .await
         .map_err(crate::Error::Db)?;
-    Ok((assignment, status))
+    Ok((task, status))
 }
 
-/// The open signing task `task`: its signer and its document as it is now.
-pub async fn assignment<C: ConnectionTrait>(
-    engine: &Engine,
-    conn: &C,
-    task: &str,
-) -> Result<Assignment, Error> {
+/// The open signing task `id`: its signer and its document variable.
+pub async fn signing_task(engine: &Engine, id: &str) -> Result<SigningTask, Error> {
     let no_task = || Error::NoTask {
-        task: task.to_owned(),
+        task: id.to_owned(),
     };
-    let (instance_id, _) = task.rsplit_once('.').ok_or_else(no_task)?;
+    let (instance_id, _) = id.rsplit_once('.').ok_or_else(no_task)?;
     let view = match engine.show(instance_id).await {
         Ok(view) => view,
         Err(EngineError::NotFound { .. }) => return Err(no_task()),
         Err(error) => return Err(error.into()),
     };
-    let open = view
-        .tasks
-        .iter()
-        .find(|t| t.id == task)
-        .ok_or_else(no_task)?;
+    let open = view.tasks.iter().find(|t| t.id == id).ok_or_else(no_task)?;
     if open.kind != KIND {
         return Err(Error::NotSigning {
-            task: task.to_owned(),
+            task: id.to_owned(),
             kind: open.kind.clone(),
         });
     }
@@ -279,18 +276,6 @@ pub async fn assignment<C: ConnectionTrait>(
         return Err(no_task());
     };
     let variable = &def.variables[*document];
-    let value = view.variables.get(&variable.name).cloned();
-    let value = value.unwrap_or(Value::Null);
-    let (document, path) = document_of(conn, variable.ty.name(), &value)
-        .await
-        .map_err(|error| match error {
-            crate::Error::Invalid { remedy, .. } => crate::Error::Invalid {
-                field: "document",
-                value: format!("{} = {value}", variable.name),
-                remedy,
-            },
-            other => other,
-        })?;
     let signer = open.assignee.clone().ok_or_else(|| {
         Error::Ses(crate::Error::Invalid {
             field: "signer",
@@ -298,21 +283,50 @@ pub async fn assignment<C: ConnectionTrait>(
             remedy: "the task has no assignee; give the node a `signer`".into(),
         })
     })?;
-    Ok(Assignment {
-        task: task.to_owned(),
+    Ok(SigningTask {
+        id: id.to_owned(),
         instance_id: instance_id.to_owned(),
         signer,
-        document,
-        path,
+        variable: variable.name.clone(),
+        document_type: variable.ty.name(),
+        value: view
+            .variables
+            .get(&variable.name)
+            .cloned()
+            .unwrap_or(Value::Null),
         output: output.map(|ix| def.variables[ix].name.clone()),
     })
 }
 
-fn check_signer(assignment: &Assignment, login: Option<&str>) -> Result<(), Error> {
+/// The open signing task `id` with its document as it is now.
+pub async fn assignment<C: ConnectionTrait>(
+    engine: &Engine,
+    conn: &C,
+    id: &str,
+) -> Result<Assignment, Error> {
+    let task = signing_task(engine, id).await?;
+    let (document, path) = document_of(conn, task.document_type, &task.value)
+        .await
+        .map_err(|error| match error {
+            crate::Error::Invalid { remedy, .. } => crate::Error::Invalid {
+                field: "document",
+                value: format!("{} = {}", task.variable, task.value),
+                remedy,
+            },
+            other => other,
+        })?;
+    Ok(Assignment {
+        task,
+        document,
+        path,
+    })
+}
+
+fn check_signer(task: &SigningTask, login: Option<&str>) -> Result<(), Error> {
     match login {
-        Some(login) if login != assignment.signer => Err(Error::OtherSigner {
-            task: assignment.task.clone(),
-            signer: assignment.signer.clone(),
+        Some(login) if login != task.signer => Err(Error::OtherSigner {
+            task: task.id.clone(),
+            signer: task.signer.clone(),
             login: login.to_owned(),
         }),
         _ => Ok(()),
