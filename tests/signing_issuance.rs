@@ -2,17 +2,21 @@
 //! engine's worker as a chore, on SQLite (and PostgreSQL when
 //! SESFLOW_TEST_PG_URL is set): a rejection taking `on_rejected`, manual
 //! approval left unanswered taking `on_timeout` (and answered in time), an
-//! issuance decided before the instance waits for it, and a service that
-//! is not configured.
+//! issuance decided before the instance waits for it, a service that is
+//! not configured, and a running worker delivering the service's answer
+//! without waiting for its periodic sweep.
 
 mod common;
 mod signing_support;
+
+use std::time::{Duration, Instant};
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 use sesflow_activities::certs::Decision;
 use sesflow_activities::ses::settings::{self, Approval};
 use sesflow_engine::history::Record;
+use sesflow_engine::queue;
 use sesflow_engine::runtime::Status;
 use sesflow_engine::store::entities::event;
 use signing_support::Signing;
@@ -254,4 +258,43 @@ async fn unknown_service(db: &common::TestDb) {
 #[tokio::test]
 async fn a_service_that_is_not_configured_fails_the_node() {
     on_every_db!(unknown_service);
+}
+
+async fn running_worker(db: &common::TestDb) {
+    let signing = issuance(&db.url).await;
+    signing.enable(false).await;
+    signing.add_user("ann", Some("ann@example.com")).await;
+    let id = start(&signing, "ann", &[]).await;
+
+    // a sweep only every hour: the issuance must reach the wait without one
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let poll = Duration::from_millis(10);
+    let worker = queue::run(&signing.engine, poll, Duration::from_secs(3600), async {
+        let _ = stopped.await;
+    });
+    let watch = async {
+        let began = Instant::now();
+        let mut status = String::new();
+        while began.elapsed() < Duration::from_secs(20) && status != "completed" {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            status = signing
+                .engine
+                .show(&id)
+                .await
+                .expect("shows")
+                .summary
+                .status;
+        }
+        let _ = stop.send(());
+        status
+    };
+    let (done, status) = tokio::join!(worker, watch);
+    assert_eq!(status, "completed", "{}", db.label);
+    let done = done.expect("the worker ran");
+    assert_eq!((done.calls, done.chores, done.deliveries), (1, 1, 1));
+}
+
+#[tokio::test]
+async fn a_running_worker_delivers_what_the_service_decided_at_once() {
+    on_every_db!(running_worker);
 }

@@ -35,13 +35,18 @@ impl Tick {
 }
 
 impl Engine {
-    /// One pass: due jobs, due calls, the chores, and (when `sweep`) kept
-    /// events.
+    /// One pass: due jobs, due calls, the chores, and (when `sweep`, or
+    /// when a chore did something) kept events.
     pub async fn tick(&self, sweep: bool) -> Result<Tick, Error> {
         let jobs = self.run_due_jobs().await?;
         let calls = self.run_due_calls().await?;
         let chores = self.registry().run_chores(self.now_ms()).await;
-        let deliveries = if sweep { self.sweep_events().await? } else { 0 };
+        // chores answer through the inbox: what they did is delivered now
+        let deliveries = if sweep || chores > 0 {
+            self.sweep_events().await?
+        } else {
+            0
+        };
         Ok(Tick {
             jobs,
             calls,
