@@ -7,6 +7,7 @@
 mod graph;
 mod runtime;
 mod ses;
+mod signing;
 mod validate;
 
 use std::process::ExitCode;
@@ -52,7 +53,7 @@ pub enum Command {
     Outbox(ses::outbox::OutboxArgs),
     /// Versioned app items.
     Apps(ses::apps::AppsArgs),
-    /// Sign a file or an app item with an SES.
+    /// Sign a file, an app item or a signing task of a process with an SES.
     Sign(ses::sign::SignArgs),
     /// Verify an SES signature file.
     Verify(ses::verify::VerifyArgs),
