@@ -4,7 +4,9 @@
 //! schema, a failed verification, a failed scenario), 2 an error stopped the
 //! command.
 
+mod replay;
 mod runtime;
+mod test;
 
 use std::process::ExitCode;
 
@@ -31,6 +33,10 @@ pub enum Command {
     /// The runtime: deploy, start, inspect, complete, send events, run.
     #[command(flatten)]
     Runtime(runtime::Command),
+    /// Replay exported histories against a schema; report the first divergence.
+    Replay(replay::Args),
+    /// Run scenario files (`NAME.test.yaml`) in memory and report each step.
+    Test(test::Args),
 }
 
 /// Sets up tracing on stderr at the level `verbose` asks for.
@@ -53,5 +59,7 @@ pub fn init_logging(verbose: u8) {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Runtime(command) => runtime::run(&cli.db, command).await,
+        Command::Replay(args) => replay::run(args),
+        Command::Test(args) => test::run(args),
     }
 }
