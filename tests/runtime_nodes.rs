@@ -2,11 +2,13 @@
 
 mod common;
 
-use common::{databases, engine, vars, Recorder, TestDb, T0};
+use common::{engine, vars, Recorder, TestDb, T0};
 use serde_json::json;
+use sesflow_engine::driver::ManualClock;
 use sesflow_engine::events::Event;
 use sesflow_engine::history::Record;
 use sesflow_engine::runtime::Status;
+use sesflow_engine::Engine;
 
 fn event(id: &str, kind: &str, key: &str, payload: serde_json::Value) -> Event {
     Event {
@@ -30,8 +32,12 @@ async fn every_control_kind(db: &TestDb) {
         .await
         .expect("starts");
     assert_eq!(started.status, Status::Active, "{}", db.label);
+    task_gateway_and_fork(&engine, &started.id).await;
+    receive_timer_and_join(&engine, &clock, &started.id).await;
+}
 
-    // task: assigned through the `who` variable, fills `amount`
+/// Task (assigned through `who`, fills `amount`), gateway, merge, fork.
+async fn task_gateway_and_fork(engine: &Engine, id: &str) {
     let tasks = engine.tasks(Some("ana")).await.expect("tasks");
     assert_eq!(tasks.len(), 1);
     assert_eq!(
@@ -44,7 +50,7 @@ async fn every_control_kind(db: &TestDb) {
         .expect("completes");
 
     // gateway took `big`, the merge script ran once, the fork waits twice
-    let view = engine.show(&started.id).await.expect("shows");
+    let view = engine.show(id).await.expect("shows");
     assert_eq!(view.variables["size"], json!("big"));
     assert_eq!(view.variables["amount"], json!(251));
     let mut waits: Vec<_> = view
@@ -60,8 +66,10 @@ async fn every_control_kind(db: &TestDb) {
             ("pause".into(), "timer".into())
         ]
     );
+}
 
-    // receive: the event for the order key
+/// Receive (the event for the order key), timer, join, end.
+async fn receive_timer_and_join(engine: &Engine, clock: &ManualClock, id: &str) {
     let delivery = engine
         .send_event(
             &event("e1", "order.paid", "A-1", json!({"paid": 251})),
@@ -72,7 +80,7 @@ async fn every_control_kind(db: &TestDb) {
     assert_eq!(
         delivery,
         sesflow_engine::driver::Delivery::Delivered {
-            instance_id: started.id.clone()
+            instance_id: id.to_owned()
         }
     );
     // timer: not due before a minute, due after
@@ -80,13 +88,13 @@ async fn every_control_kind(db: &TestDb) {
     clock.advance(60_000);
     assert_eq!(engine.run_until_idle().await.expect("runs").jobs, 1);
 
-    let view = engine.show(&started.id).await.expect("shows");
+    let view = engine.show(id).await.expect("shows");
     assert_eq!(view.summary.status, "completed");
     assert_eq!(view.summary.outcome.as_deref(), Some("ok"));
     assert_eq!(view.variables["payment"], json!({"paid": 251}));
     assert!(view.tokens.is_empty() && view.joins.is_empty());
 
-    let history = engine.history(&started.id).await.expect("history");
+    let history = engine.history(id).await.expect("history");
     let branch = history.iter().find_map(|line| match &line.record {
         Record::Branch {
             node,
@@ -115,10 +123,21 @@ async fn every_control_kind(db: &TestDb) {
 
 #[tokio::test]
 async fn task_gateway_script_parallel_timer_receive_and_end() {
-    for db in databases().await {
-        every_control_kind(&db).await;
-        db.finish().await;
-    }
+    on_every_db!(every_control_kind);
+}
+
+/// An engine with `signing` deployed and one instance run up to its wait.
+async fn start_signing(
+    db: &TestDb,
+    recorder: &std::sync::Arc<Recorder>,
+) -> (sesflow_engine::Engine, String) {
+    let (engine, _clock) = engine(db, recorder, &["signing"]).await;
+    let started = engine
+        .start("signing", None, vars(&[("employee", json!("ana"))]), None)
+        .await
+        .expect("starts");
+    engine.run_until_idle().await.expect("runs");
+    (engine, started.id)
 }
 
 async fn signature_kinds(db: &TestDb, reject: bool) {
@@ -189,7 +208,7 @@ async fn signature_kinds(db: &TestDb, reject: bool) {
 
 #[tokio::test]
 async fn request_expect_issuance_and_sign() {
-    for db in databases().await {
+    for db in common::databases().await {
         signature_kinds(&db, false).await;
         signature_kinds(&db, true).await;
         db.finish().await;
@@ -200,12 +219,7 @@ async fn request_expect_issuance_and_sign() {
 async fn a_refused_signing_takes_on_rejected() {
     let db = common::sqlite();
     let recorder = Recorder::failing(0);
-    let (engine, _clock) = engine(&db, &recorder, &["signing"]).await;
-    let started = engine
-        .start("signing", None, vars(&[("employee", json!("ana"))]), None)
-        .await
-        .expect("starts");
-    engine.run_until_idle().await.expect("runs");
+    let (engine, started) = start_signing(&db, &recorder).await;
     let key = format!("req-{}", recorder.calls()[0].key.token_id);
     let issued = json!({"status": "issued", "certificate": {"serial": "1"}});
     engine
@@ -217,7 +231,7 @@ async fn a_refused_signing_takes_on_rejected() {
         .complete(&task.id, Vec::new(), true)
         .await
         .expect("refuses");
-    let view = engine.show(&started.id).await.expect("shows");
+    let view = engine.show(&started).await.expect("shows");
     assert_eq!(view.summary.outcome.as_deref(), Some("refused"));
 }
 
@@ -225,13 +239,8 @@ async fn a_refused_signing_takes_on_rejected() {
 async fn a_failed_activity_becomes_an_incident_and_retry_calls_again() {
     let db = common::sqlite();
     let recorder = Recorder::failing(1);
-    let (engine, _clock) = engine(&db, &recorder, &["signing"]).await;
-    let started = engine
-        .start("signing", None, vars(&[("employee", json!("ana"))]), None)
-        .await
-        .expect("starts");
-    engine.run_until_idle().await.expect("runs");
-    let view = engine.show(&started.id).await.expect("shows");
+    let (engine, started) = start_signing(&db, &recorder).await;
+    let view = engine.show(&started).await.expect("shows");
     assert_eq!(view.summary.status, "incident");
     assert!(view
         .summary
@@ -239,10 +248,7 @@ async fn a_failed_activity_becomes_an_incident_and_retry_calls_again() {
         .as_deref()
         .unwrap_or_default()
         .contains("the test service said no"));
-    engine
-        .retry(&started.id, Vec::new())
-        .await
-        .expect("retries");
+    engine.retry(&started, Vec::new()).await.expect("retries");
     engine.run_until_idle().await.expect("runs");
     let calls = recorder.calls();
     assert_eq!(calls.len(), 2);
@@ -250,7 +256,7 @@ async fn a_failed_activity_becomes_an_incident_and_retry_calls_again() {
         calls[0].key, calls[1].key,
         "a retry after an incident is a new call"
     );
-    let view = engine.show(&started.id).await.expect("shows");
+    let view = engine.show(&started).await.expect("shows");
     assert_eq!(view.summary.status, "active");
     assert_eq!(view.tokens[0].node, "wait");
 }

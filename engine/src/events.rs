@@ -58,6 +58,16 @@ pub async fn publish<C: ConnectionTrait>(
     Ok(result == 1)
 }
 
+/// Events not consumed and not expired at `now_ms`.
+fn kept_at(now_ms: i64) -> Condition {
+    use event::Column as C;
+    Condition::all().add(C::ConsumedBy.is_null()).add(
+        Condition::any()
+            .add(C::ExpiresAt.is_null())
+            .add(C::ExpiresAt.gt(now_ms)),
+    )
+}
+
 /// Takes the oldest kept event of `kind` with `key` for `instance_id`: marks
 /// it consumed, unless it expired or another consumer took it first.
 pub async fn take<C: ConnectionTrait>(
@@ -71,12 +81,7 @@ pub async fn take<C: ConnectionTrait>(
     let candidates = event::Entity::find()
         .filter(C::Kind.eq(kind))
         .filter(C::CorrelationKey.eq(key))
-        .filter(C::ConsumedBy.is_null())
-        .filter(
-            Condition::any()
-                .add(C::ExpiresAt.is_null())
-                .add(C::ExpiresAt.gt(now_ms)),
-        )
+        .filter(kept_at(now_ms))
         .order_by_asc(C::ReceivedAt)
         .limit(4)
         .all(conn)
@@ -141,12 +146,7 @@ pub async fn matches<C: ConnectionTrait>(
                 })
                 .into(),
         )
-        .filter(C::ConsumedBy.is_null())
-        .filter(
-            Condition::any()
-                .add(C::ExpiresAt.is_null())
-                .add(C::ExpiresAt.gt(now_ms)),
-        )
+        .filter(kept_at(now_ms))
         .order_by_asc(C::ReceivedAt)
         .limit(limit)
         .all(conn)

@@ -17,6 +17,17 @@ use sesflow_engine::{Config, Engine};
 /// A clock reading in the tests: 2030-01-01T00:00:00Z.
 pub const T0: i64 = 1_893_456_000_000;
 
+/// Runs the async scenario `$scenario(&TestDb)` on every database.
+#[macro_export]
+macro_rules! on_every_db {
+    ($scenario:path) => {
+        for db in common::databases().await {
+            $scenario(&db).await;
+            db.finish().await;
+        }
+    };
+}
+
 /// A database for one test.
 pub struct TestDb {
     /// Its URL.

@@ -16,7 +16,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use super::{version_i32, Engine, Error};
-use crate::definition::Definition;
+use crate::definition::{Definition, NodeIx};
 use crate::events;
 use crate::expr::Env;
 use crate::history::{self, Record};
@@ -157,11 +157,7 @@ impl<'e> Batch<'e> {
         let row = instance::Entity::find_by_id(id.to_owned())
             .one(conn)
             .await?
-            .ok_or_else(|| Error::NotFound {
-                what: "instance",
-                id: id.to_owned(),
-                hint: ": list them with `sesflow instances`".into(),
-            })?;
+            .ok_or_else(|| Error::no_instance(id))?;
         let version = u32::try_from(row.version).unwrap_or_default();
         let def = self.engine.definition(&row.process, Some(version)).await?;
         let state = InstanceState::decode(&row.state).map_err(|error| Error::Corrupt {
@@ -197,86 +193,36 @@ impl<'e> Batch<'e> {
         ix: usize,
         effect: Effect,
     ) -> Result<Option<Input>, Error> {
-        let loaded = &self.instances[ix];
-        let id = loaded.id.clone();
+        let id = self.instances[ix].id.clone();
         match effect {
             Effect::Task {
                 token,
                 node,
                 assignee,
-            } => {
-                let node = &loaded.def.nodes[node];
-                let form = task_form(&loaded.def, node);
-                self.fresh.insert((id.clone(), token));
-                self.tasks.push(task::ActiveModel {
-                    id: Set(task_id(&id, token)),
-                    instance_id: Set(id),
-                    token_id: Set(token_i64(token)),
-                    node_id: Set(node.id.clone()),
-                    kind: Set(node.kind.name().to_owned()),
-                    assignee: Set(assignee),
-                    title: Set(node.title.clone()),
-                    form: Set(form),
-                    created_at: Set(self.now_ms),
-                });
-            }
+            } => self.push_task(ix, token, node, assignee),
             Effect::Subscribe {
                 token,
                 node,
                 kind,
                 key,
-            } => {
-                self.fresh.insert((id.clone(), token));
-                let node_id = loaded.def.nodes[node].id.clone();
-                if let Some(event) = events::take(conn, &kind, &key, &id, self.now_ms).await? {
-                    tracing::debug!(instance_id = %id, token_id = token, event_id = %event.id,
-                        "kept event delivered as the wait begins");
-                    return Ok(Some(Input::Event {
-                        token,
-                        id: event.id,
-                        kind,
-                        key,
-                        payload: event.payload,
-                    }));
-                }
-                self.waits.push(wait::ActiveModel {
-                    instance_id: Set(id),
-                    token_id: Set(token_i64(token)),
-                    node_id: Set(node_id),
-                    kind: Set(kind),
-                    correlation_key: Set(key),
-                    created_at: Set(self.now_ms),
-                });
-            }
+            } => return self.subscribe(conn, ix, token, node, (kind, key)).await,
             Effect::Schedule {
                 token,
                 node,
                 job,
                 due_ms,
-            } => {
-                let node_id = loaded.def.nodes[node].id.clone();
-                self.fresh.insert((id.clone(), token));
-                self.push_job(id, token, node_id, job.name(), due_ms, None);
-            }
+            } => self.push_job(ix, NewJob::at(token, node, job.name(), due_ms)),
             Effect::Call {
                 token,
                 node,
                 kind,
                 input,
             } => {
-                let node_id = loaded.def.nodes[node].id.clone();
-                let process = &loaded.def.process;
-                let payload =
-                    json!({ "kind": kind, "process": process, "input": input }).to_string();
-                self.fresh.insert((id.clone(), token));
-                self.push_job(
-                    id,
-                    token,
-                    node_id,
-                    crate::queue::ACTIVITY,
-                    self.now_ms,
-                    Some(payload),
-                );
+                let process = &self.instances[ix].def.process;
+                let payload = json!({ "kind": kind, "process": process, "input": input });
+                let mut call = NewJob::at(token, node, crate::queue::ACTIVITY, self.now_ms);
+                call.payload = Some(payload);
+                self.push_job(ix, call);
             }
             Effect::Release {
                 token,
@@ -287,26 +233,79 @@ impl<'e> Batch<'e> {
         Ok(None)
     }
 
-    fn push_job(
+    fn push_task(&mut self, ix: usize, token: u64, node: NodeIx, assignee: Option<String>) {
+        let loaded = &self.instances[ix];
+        let node = &loaded.def.nodes[node];
+        self.fresh.insert((loaded.id.clone(), token));
+        self.tasks.push(task::ActiveModel {
+            id: Set(task_id(&loaded.id, token)),
+            instance_id: Set(loaded.id.clone()),
+            token_id: Set(token_i64(token)),
+            node_id: Set(node.id.clone()),
+            kind: Set(node.kind.name().to_owned()),
+            assignee: Set(assignee),
+            title: Set(node.title.clone()),
+            form: Set(task_form(&loaded.def, node)),
+            created_at: Set(self.now_ms),
+        });
+    }
+
+    /// Registers a wait, unless a kept event matches: that event is taken
+    /// and returned as the input that resumes the token at once.
+    async fn subscribe<C: ConnectionTrait>(
         &mut self,
-        instance_id: String,
+        conn: &C,
+        ix: usize,
         token: u64,
-        node_id: String,
-        kind: &str,
-        due_at: i64,
-        payload: Option<String>,
-    ) {
+        node: NodeIx,
+        (kind, key): (String, String),
+    ) -> Result<Option<Input>, Error> {
+        let loaded = &self.instances[ix];
+        let id = loaded.id.clone();
+        self.fresh.insert((id.clone(), token));
+        if let Some(event) = events::take(conn, &kind, &key, &id, self.now_ms).await? {
+            tracing::debug!(instance_id = %id, token_id = token, event_id = %event.id,
+                "kept event delivered as the wait begins");
+            return Ok(Some(Input::Event {
+                token,
+                id: event.id,
+                kind,
+                key,
+                payload: event.payload,
+            }));
+        }
+        self.waits.push(wait::ActiveModel {
+            instance_id: Set(id),
+            token_id: Set(token_i64(token)),
+            node_id: Set(loaded.def.nodes[node].id.clone()),
+            kind: Set(kind),
+            correlation_key: Set(key),
+            created_at: Set(self.now_ms),
+        });
+        Ok(None)
+    }
+
+    fn push_job(&mut self, ix: usize, job: NewJob) {
+        let NewJob {
+            token,
+            node,
+            kind,
+            due_at,
+            payload,
+        } = job;
+        let loaded = &self.instances[ix];
+        self.fresh.insert((loaded.id.clone(), token));
         self.jobs.push(job::ActiveModel {
             id: sea_orm::ActiveValue::NotSet,
-            instance_id: Set(instance_id),
+            instance_id: Set(loaded.id.clone()),
             token_id: Set(token_i64(token)),
-            node_id: Set(node_id),
+            node_id: Set(loaded.def.nodes[node].id.clone()),
             kind: Set(kind.to_owned()),
             due_at: Set(due_at),
             lease_owner: Set(None),
             lease_until: Set(None),
             attempts: Set(0),
-            payload: Set(payload),
+            payload: Set(payload.map(|payload| payload.to_string())),
         });
     }
 
@@ -369,6 +368,27 @@ impl<'e> Batch<'e> {
         insert_chunks::<task::Entity, _>(conn, self.tasks).await?;
         insert_chunks::<wait::Entity, _>(conn, self.waits).await?;
         Ok(changed)
+    }
+}
+
+/// A job an effect schedules.
+struct NewJob {
+    token: u64,
+    node: NodeIx,
+    kind: &'static str,
+    due_at: i64,
+    payload: Option<serde_json::Value>,
+}
+
+impl NewJob {
+    fn at(token: u64, node: NodeIx, kind: &'static str, due_at: i64) -> Self {
+        Self {
+            token,
+            node,
+            kind,
+            due_at,
+            payload: None,
+        }
     }
 }
 

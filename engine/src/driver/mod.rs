@@ -126,6 +126,15 @@ impl From<sea_orm::DbErr> for Error {
 }
 
 impl Error {
+    /// No instance `id` exists.
+    pub(crate) fn no_instance(id: &str) -> Self {
+        Error::NotFound {
+            what: "instance",
+            id: id.to_owned(),
+            hint: ": list them with `sesflow instances`".into(),
+        }
+    }
+
     /// Whether a person caused the error (exit code 1) rather than the
     /// system (exit code 2).
     pub fn is_input(&self) -> bool {

@@ -342,11 +342,7 @@ impl Engine {
         let row = instance::Entity::find_by_id(instance.to_owned())
             .one(&self.db)
             .await?
-            .ok_or_else(|| Error::NotFound {
-                what: "instance",
-                id: instance.to_owned(),
-                hint: ": list them with `sesflow instances`".into(),
-            })?;
+            .ok_or_else(|| Error::no_instance(instance))?;
         let version = u32::try_from(row.version).unwrap_or_default();
         self.definition(&row.process, Some(version)).await
     }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{Engine, Error};
+use crate::definition::Definition;
 use crate::history::{self, Line};
 use crate::runtime::{InstanceState, Status, Wait};
 use crate::store::entities::{history as history_row, instance, job, task, wait};
@@ -118,19 +119,13 @@ impl Engine {
         let row = instance::Entity::find_by_id(id.to_owned())
             .one(&self.db)
             .await?
-            .ok_or_else(|| not_found(id))?;
+            .ok_or_else(|| Error::no_instance(id))?;
         let def = self.instance_definition(id).await?;
         let state = InstanceState::decode(&row.state).map_err(|error| Error::Corrupt {
             what: "instance",
             id: id.to_owned(),
             message: error.to_string(),
         })?;
-        let node_id = |ix: usize| {
-            def.nodes
-                .get(ix)
-                .map_or("?", |node| node.id.as_str())
-                .to_owned()
-        };
         let variables = def
             .variables
             .iter()
@@ -138,64 +133,45 @@ impl Engine {
             .filter(|(_, value)| !value.is_null())
             .map(|(var, value)| (var.name.clone(), value.clone()))
             .collect();
-        let tokens = state
-            .tokens
-            .iter()
-            .map(|token| TokenView {
-                id: token.id,
-                node: node_id(token.node),
-                wait: token.wait.name().to_owned(),
-                detail: match &token.wait {
-                    Wait::Event { kind, key } => Some(format!("{kind} key={key}")),
-                    Wait::Incident { message } => Some(message.clone()),
-                    _ => None,
-                },
-            })
-            .collect();
-        let joins = state
-            .joins
-            .iter()
-            .map(|join| {
-                let arrived: Map<String, Value> = join
-                    .arrived
-                    .iter()
-                    .map(|(from, count)| (node_id(*from), Value::from(*count)))
-                    .collect();
-                (node_id(join.node), Value::Object(arrived))
-            })
-            .collect();
-        let tasks = self.task_rows(Some(id), None).await?;
-        let waits = wait::Entity::find()
+        Ok(InstanceView {
+            rev: row.rev,
+            summary: summary(row),
+            variables,
+            tokens: token_views(&def, &state),
+            joins: join_views(&def, &state),
+            tasks: self.task_rows(Some(id), None).await?,
+            waits: self.wait_rows(id).await?,
+            jobs: self.job_rows(id).await?,
+        })
+    }
+
+    async fn wait_rows(&self, id: &str) -> Result<Vec<Value>, Error> {
+        let rows = wait::Entity::find()
             .filter(wait::Column::InstanceId.eq(id))
             .all(&self.db)
-            .await?
+            .await?;
+        Ok(rows
             .into_iter()
             .map(|wait| {
                 serde_json::json!({"token": wait.token_id, "node": wait.node_id,
                     "kind": wait.kind, "key": wait.correlation_key})
             })
-            .collect();
-        let jobs = job::Entity::find()
+            .collect())
+    }
+
+    async fn job_rows(&self, id: &str) -> Result<Vec<Value>, Error> {
+        let rows = job::Entity::find()
             .filter(job::Column::InstanceId.eq(id))
             .order_by_asc(job::Column::DueAt)
             .all(&self.db)
-            .await?
+            .await?;
+        Ok(rows
             .into_iter()
             .map(|job| {
                 serde_json::json!({"kind": job.kind, "node": job.node_id,
                     "token": job.token_id, "due_at": job.due_at, "attempts": job.attempts})
             })
-            .collect();
-        Ok(InstanceView {
-            rev: row.rev,
-            summary: summary(row),
-            variables,
-            tokens,
-            joins,
-            tasks,
-            waits,
-            jobs,
-        })
+            .collect())
     }
 
     /// The history of instance `id`, record by record, oldest first.
@@ -211,7 +187,7 @@ impl Engine {
                 .await?
                 .is_none()
         {
-            return Err(not_found(id));
+            return Err(Error::no_instance(id));
         }
         let mut lines = Vec::new();
         for row in rows {
@@ -285,10 +261,41 @@ fn summary(row: instance::Model) -> InstanceSummary {
     }
 }
 
-fn not_found(id: &str) -> Error {
-    Error::NotFound {
-        what: "instance",
-        id: id.to_owned(),
-        hint: ": list them with `sesflow instances`".into(),
-    }
+fn node_id(def: &Definition, ix: usize) -> String {
+    def.nodes
+        .get(ix)
+        .map_or("?", |node| node.id.as_str())
+        .to_owned()
+}
+
+fn token_views(def: &Definition, state: &InstanceState) -> Vec<TokenView> {
+    state
+        .tokens
+        .iter()
+        .map(|token| TokenView {
+            id: token.id,
+            node: node_id(def, token.node),
+            wait: token.wait.name().to_owned(),
+            detail: match &token.wait {
+                Wait::Event { kind, key } => Some(format!("{kind} key={key}")),
+                Wait::Incident { message } => Some(message.clone()),
+                _ => None,
+            },
+        })
+        .collect()
+}
+
+fn join_views(def: &Definition, state: &InstanceState) -> Map<String, Value> {
+    state
+        .joins
+        .iter()
+        .map(|join| {
+            let arrived: Map<String, Value> = join
+                .arrived
+                .iter()
+                .map(|(from, count)| (node_id(def, *from), Value::from(*count)))
+                .collect();
+            (node_id(def, join.node), Value::Object(arrived))
+        })
+        .collect()
 }

@@ -142,23 +142,7 @@ impl Run<'_, '_> {
                 self.state.joins.last_mut().expect("just pushed")
             }
         };
-        match join.arrived.iter_mut().find(|(source, _)| *source == from) {
-            Some((_, count)) => *count += 1,
-            None => join.arrived.push((from, 1)),
-        }
-        let count_of = |source: &NodeIx| {
-            join.arrived
-                .iter()
-                .find(|(arrived, _)| arrived == source)
-                .map_or(0, |(_, count)| *count)
-        };
-        let fired = incoming.iter().all(|source| count_of(source) > 0);
-        if fired {
-            for (_, count) in &mut join.arrived {
-                *count -= 1;
-            }
-            join.arrived.retain(|(_, count)| *count > 0);
-        }
+        let fired = join.arrive(from, incoming);
         self.state.joins.retain(|join| !join.arrived.is_empty());
         self.record(Record::Joined {
             node: self.node_id(token.node),

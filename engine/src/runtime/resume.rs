@@ -102,27 +102,10 @@ impl Run<'_, '_> {
             _ => return Err(Error::Stale { token: id }),
         };
         if rejected && on_rejected.is_none() {
-            return Err(Error::Input(format!(
-                "task `{}` is not a signing and cannot be rejected",
-                node.id
-            )));
+            let message = format!("task `{}` is not a signing and cannot be rejected", node.id);
+            return Err(Error::Input(message));
         }
-        if let Some((ix, _)) = data.iter().find(|(ix, _)| !allowed.contains(ix)) {
-            let names: Vec<_> = allowed
-                .iter()
-                .map(|ix| self.machine.def.variables[*ix].name.as_str())
-                .collect();
-            return Err(Error::Input(format!(
-                "variable `{}` is not filled by `{}`; it fills: {}",
-                self.machine.def.variables[*ix].name,
-                node.id,
-                if names.is_empty() {
-                    "nothing".to_owned()
-                } else {
-                    names.join(", ")
-                }
-            )));
-        }
+        self.check_form(&node.id, &allowed, &data)?;
         self.record(Record::TaskCompleted {
             node: node.id.clone(),
             token: id,
@@ -143,6 +126,32 @@ impl Run<'_, '_> {
             _ => self.advance(id, next),
         }
         Ok(())
+    }
+
+    /// Refuses data for variables that the node's form does not fill.
+    fn check_form(
+        &self,
+        node: &str,
+        allowed: &[VarIx],
+        data: &[(VarIx, Value)],
+    ) -> Result<(), Error> {
+        let Some((ix, _)) = data.iter().find(|(ix, _)| !allowed.contains(ix)) else {
+            return Ok(());
+        };
+        let variables = &self.machine.def.variables;
+        let names: Vec<&str> = allowed
+            .iter()
+            .map(|ix| variables[*ix].name.as_str())
+            .collect();
+        let fills = if names.is_empty() {
+            "nothing".to_owned()
+        } else {
+            names.join(", ")
+        };
+        Err(Error::Input(format!(
+            "variable `{}` is not filled by `{node}`; it fills: {fills}",
+            variables[*ix].name
+        )))
     }
 
     fn on_event(

@@ -155,6 +155,31 @@ pub struct Join {
     pub arrived: Vec<(NodeIx, u32)>,
 }
 
+impl Join {
+    /// Counts a token from `from`; when every source in `incoming` has a
+    /// token counted, uses one of each and returns `true` (the join fires).
+    pub fn arrive(&mut self, from: NodeIx, incoming: &[NodeIx]) -> bool {
+        match self.arrived.iter_mut().find(|(source, _)| *source == from) {
+            Some((_, count)) => *count += 1,
+            None => self.arrived.push((from, 1)),
+        }
+        let count_of = |source: &NodeIx| {
+            self.arrived
+                .iter()
+                .find(|(arrived, _)| arrived == source)
+                .map_or(0, |(_, count)| *count)
+        };
+        if !incoming.iter().all(|source| count_of(source) > 0) {
+            return false;
+        }
+        for (_, count) in &mut self.arrived {
+            *count -= 1;
+        }
+        self.arrived.retain(|(_, count)| *count > 0);
+        true
+    }
+}
+
 impl InstanceState {
     /// A fresh state for `def`: every variable unset, no tokens.
     pub fn new(def: &Definition) -> Self {

@@ -19,6 +19,18 @@ struct Begin {
     record_assignee: Option<String>,
 }
 
+impl Begin {
+    fn plain(wait: Wait, effect: Effect) -> Self {
+        Self {
+            wait,
+            effect,
+            record_due: None,
+            record_key: None,
+            record_assignee: None,
+        }
+    }
+}
+
 impl Run<'_, '_> {
     /// Token `id` reached a waiting node: register what it waits for, and its
     /// timeout if the node has one.
@@ -55,33 +67,9 @@ impl Run<'_, '_> {
 
     fn prepare(&self, id: u64, at: NodeIx) -> Result<Begin, String> {
         let node = self.node(at);
-        let plain = |wait, effect| Begin {
-            wait,
-            effect,
-            record_due: None,
-            record_key: None,
-            record_assignee: None,
-        };
         match &node.kind {
-            NodeKind::Task { assignee, .. }
-            | NodeKind::Sign {
-                signer: assignee, ..
-            } => {
-                let assignee = self.assignee(assignee)?;
-                let wait = match node.kind {
-                    NodeKind::Sign { .. } => Wait::Sign,
-                    _ => Wait::Task,
-                };
-                let effect = Effect::Task {
-                    token: id,
-                    node: at,
-                    assignee: assignee.clone(),
-                };
-                Ok(Begin {
-                    record_assignee: assignee,
-                    ..plain(wait, effect)
-                })
-            }
+            NodeKind::Task { assignee, .. } => self.task(id, at, assignee, Wait::Task),
+            NodeKind::Sign { signer, .. } => self.task(id, at, signer, Wait::Sign),
             NodeKind::Timer { wait, .. } => {
                 let due_ms = self.due(id, wait)?;
                 let effect = Effect::Schedule {
@@ -92,7 +80,7 @@ impl Run<'_, '_> {
                 };
                 Ok(Begin {
                     record_due: Some(due_ms),
-                    ..plain(Wait::Timer, effect)
+                    ..Begin::plain(Wait::Timer, effect)
                 })
             }
             NodeKind::Receive { event, key, .. } => {
@@ -116,10 +104,23 @@ impl Run<'_, '_> {
                     kind: node.kind.name().to_owned(),
                     input: json!({ "service": service, "fields": fields }),
                 };
-                Ok(plain(Wait::Call, effect))
+                Ok(Begin::plain(Wait::Call, effect))
             }
             other => Err(format!("node kind `{}` does not wait", other.name())),
         }
+    }
+
+    fn task(&self, id: u64, at: NodeIx, assignee: &Assignee, wait: Wait) -> Result<Begin, String> {
+        let assignee = self.assignee(assignee)?;
+        let effect = Effect::Task {
+            token: id,
+            node: at,
+            assignee: assignee.clone(),
+        };
+        Ok(Begin {
+            record_assignee: assignee,
+            ..Begin::plain(wait, effect)
+        })
     }
 
     fn subscribe(&self, id: u64, at: NodeIx, kind: &str, key: String) -> Begin {

@@ -1,13 +1,15 @@
 //! deploy, start, instances, show, history, tasks, complete, events send,
 //! incidents, retry, cancel.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::Value;
 use sesflow_engine::definition::Definition;
-use sesflow_engine::driver::{parse_var, Delivery, Deployed, Error, InstanceSummary, TaskView};
+use sesflow_engine::driver::{
+    parse_var, Delivery, Deployed, Error, InstanceSummary, InstanceView, TaskView,
+};
 use sesflow_engine::events::Event;
 use sesflow_engine::runtime::Status;
 use sesflow_engine::{Config, Engine};
@@ -26,20 +28,8 @@ pub(super) async fn run(db: &str, command: Command) -> anyhow::Result<()> {
             vars_file,
             initiator,
         } => {
-            let def = engine.definition(&process, version).await?;
-            let mut given = read_vars_file(vars_file.as_deref())?;
-            given.extend(parse_vars(&def, &vars)?);
-            let started = engine
-                .start(&process, Some(def.version), given, initiator)
-                .await?;
-            eprintln!(
-                "started {} version {}: {}",
-                process,
-                def.version,
-                started.status.name()
-            );
-            println!("{}", started.id);
-            Ok(())
+            let given = (vars, vars_file);
+            start(&engine, &process, version, given, initiator).await
         }
         Command::Instances {
             status,
@@ -64,19 +54,7 @@ pub(super) async fn run(db: &str, command: Command) -> anyhow::Result<()> {
             let tasks = engine.tasks(assignee.as_deref()).await?;
             print_tasks(&tasks, format)
         }
-        Command::Complete { task, vars, reject } => {
-            let instance = task
-                .rsplit_once('.')
-                .map_or(task.as_str(), |(instance, _)| instance);
-            let def = engine.instance_definition(instance).await?;
-            let data = parse_vars(&def, &vars)?;
-            let status = engine.complete(&task, data, reject).await?;
-            eprintln!(
-                "task {task} completed; instance {instance} is {}",
-                status.name()
-            );
-            Ok(())
-        }
+        Command::Complete { task, vars, reject } => complete(&engine, &task, &vars, reject).await,
         Command::Events { command } => send(&engine, command).await,
         Command::Incidents { format } => {
             let rows = engine.instances(Some(Status::Incident), None, 1000).await?;
@@ -84,8 +62,7 @@ pub(super) async fn run(db: &str, command: Command) -> anyhow::Result<()> {
         }
         Command::Retry { instance, vars } => {
             let def = engine.instance_definition(&instance).await?;
-            let vars = parse_vars(&def, &vars)?;
-            let status = engine.retry(&instance, vars).await?;
+            let status = engine.retry(&instance, parse_vars(&def, &vars)?).await?;
             eprintln!("instance {instance} retried: {}", status.name());
             Ok(())
         }
@@ -96,6 +73,45 @@ pub(super) async fn run(db: &str, command: Command) -> anyhow::Result<()> {
         }
         Command::Run(_) | Command::Bench(_) => unreachable!("dispatched by the caller"),
     }
+}
+
+async fn start(
+    engine: &Engine,
+    process: &str,
+    version: Option<u32>,
+    (vars, vars_file): (Vec<String>, Option<PathBuf>),
+    initiator: Option<String>,
+) -> anyhow::Result<()> {
+    let def = engine.definition(process, version).await?;
+    let mut given = read_vars_file(vars_file.as_deref())?;
+    given.extend(parse_vars(&def, &vars)?);
+    let started = engine
+        .start(process, Some(def.version), given, initiator)
+        .await?;
+    eprintln!(
+        "started {process} version {}: {}",
+        def.version,
+        started.status.name()
+    );
+    println!("{}", started.id);
+    Ok(())
+}
+
+async fn complete(
+    engine: &Engine,
+    task: &str,
+    vars: &[String],
+    reject: bool,
+) -> anyhow::Result<()> {
+    let instance = task.rsplit_once('.').map_or(task, |(instance, _)| instance);
+    let def = engine.instance_definition(instance).await?;
+    let data = parse_vars(&def, vars)?;
+    let status = engine.complete(task, data, reject).await?;
+    eprintln!(
+        "task {task} completed; instance {instance} is {}",
+        status.name()
+    );
+    Ok(())
 }
 
 async fn deploy(engine: &Engine, file: &Path) -> anyhow::Result<()> {
@@ -158,12 +174,14 @@ async fn show(engine: &Engine, instance: &str, format: Format) -> anyhow::Result
     if let Some(incident) = &summary.incident {
         println!("incident  {incident}");
     }
-    println!(
-        "started   {}  changed {}  rev {}",
-        moment(summary.created_at),
-        moment(summary.updated_at),
-        view.rev
-    );
+    let (started, changed) = (moment(summary.created_at), moment(summary.updated_at));
+    println!("started   {started}  changed {changed}  rev {}", view.rev);
+    print_where(&view);
+    Ok(())
+}
+
+/// Prints tokens, variables, joins, tasks and jobs of a shown instance.
+fn print_where(view: &InstanceView) {
     println!("tokens");
     for token in &view.tokens {
         let detail = token
@@ -184,22 +202,13 @@ async fn show(engine: &Engine, instance: &str, format: Format) -> anyhow::Result
         println!("join {join}: arrived {arrived}");
     }
     for task in &view.tasks {
-        println!(
-            "task {} at {} for {}",
-            task.id,
-            task.node,
-            task.assignee.as_deref().unwrap_or("-")
-        );
+        let assignee = task.assignee.as_deref().unwrap_or("-");
+        println!("task {} at {} for {assignee}", task.id, task.node);
     }
     for job in &view.jobs {
-        println!(
-            "job {} at {} due {}",
-            job["kind"],
-            job["node"],
-            moment(job["due_at"].as_i64().unwrap_or(0))
-        );
+        let due = moment(job["due_at"].as_i64().unwrap_or(0));
+        println!("job {} at {} due {due}", job["kind"], job["node"]);
     }
-    Ok(())
 }
 
 async fn history(engine: &Engine, instance: &str, format: Format) -> anyhow::Result<()> {

@@ -42,7 +42,8 @@ pub struct RunArgs {
 /// With `SESFLOW_LOOPBACK_ACTIVITY=FILE` set, `signature_issuing_request` is
 /// served by a loopback activity for tests and demos: it appends each new
 /// idempotency key to FILE and answers `req-KEY`; a key it has seen answers
-/// the same without writing again.
+/// the same without writing again. Every call, repeats included, is also
+/// appended to FILE.calls, so that tests can see calls repeated after a crash.
 pub fn registry() -> Registry {
     let mut registry = Registry::new();
     if let Some(path) = std::env::var_os(LOOPBACK_ENV) {
@@ -117,6 +118,13 @@ impl Loopback {
             .seen
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut calls_path = self.path.clone().into_os_string();
+        calls_path.push(".calls");
+        let mut calls = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(calls_path)?;
+        calls.write_all(format!("{key}\n").as_bytes())?;
         if seen.contains(key) {
             return Ok(());
         }
