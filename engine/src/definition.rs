@@ -626,7 +626,7 @@ mod tests {
             VarType::Certificate.parse_cli("1f"),
             Ok(json!({"serial": "1f"}))
         );
-        let error = VarType::Integer.parse_cli("ten").unwrap_err();
+        let error = VarType::Integer.parse_cli("ten").expect_err("not a number");
         assert!(error.contains("`ten` is not an integer"), "{error}");
         assert!(VarType::Email.parse_cli("nobody").is_err());
     }

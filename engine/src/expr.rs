@@ -443,11 +443,17 @@ fn runtime(error: &EvalAltResult) -> EvalError {
 }
 
 fn syntax(error: &rhai::ParseError) -> CompileError {
-    compile_error(
-        CompileErrorKind::Syntax,
-        error.err_type().to_string(),
-        error.position(),
-    )
+    let text = error.err_type().to_string();
+    let mut chars = text.chars();
+    let message = match chars.next() {
+        Some(first) => format!(
+            "does not compile: {}{}",
+            first.to_lowercase(),
+            chars.as_str()
+        ),
+        None => "does not compile".to_owned(),
+    };
+    compile_error(CompileErrorKind::Syntax, message, error.position())
 }
 
 fn compile_error(kind: CompileErrorKind, message: String, position: Position) -> CompileError {

@@ -4,9 +4,12 @@
 //! schema, a failed verification, a failed scenario), 2 an error stopped the
 //! command.
 
+mod graph;
 mod replay;
 mod runtime;
+mod ses;
 mod test;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -33,6 +36,32 @@ pub enum Command {
     /// The runtime: deploy, start, inspect, complete, send events, run.
     #[command(flatten)]
     Runtime(runtime::Command),
+    /// Users who hold certificates and sign.
+    Users(ses::users::UsersArgs),
+    /// Company security settings (two-factor authentication).
+    Security(ses::security::SecurityArgs),
+    /// The SES module: enable, disable, settings.
+    Ses(ses::ses::SesArgs),
+    /// Certificates and certificate requests.
+    Certs(ses::certs::CertsArgs),
+    /// The certificate authority: its certificate and CRL.
+    Ca(ses::ca::CaArgs),
+    /// Messages kept in the outbox instead of being sent.
+    Outbox(ses::outbox::OutboxArgs),
+    /// Versioned app items.
+    Apps(ses::apps::AppsArgs),
+    /// Sign a file or an app item with an SES.
+    Sign(ses::sign::SignArgs),
+    /// Verify an SES signature file.
+    Verify(ses::verify::VerifyArgs),
+    /// The history of SES signatures.
+    Signatures(ses::signatures::SignaturesArgs),
+    /// The SES module's audit log.
+    Audit(ses::audit::AuditArgs),
+    /// Check schema files and report every problem with its place.
+    Validate(validate::Args),
+    /// Draw a schema's flow as Graphviz DOT or Mermaid.
+    Graph(graph::Args),
     /// Replay exported histories against a schema; report the first divergence.
     Replay(replay::Args),
     /// Run scenario files (`NAME.test.yaml`) in memory and report each step.
@@ -57,8 +86,22 @@ pub fn init_logging(verbose: u8) {
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let db = cli.db.as_str();
     match cli.command {
-        Command::Runtime(command) => runtime::run(&cli.db, command).await,
+        Command::Runtime(command) => runtime::run(db, command).await,
+        Command::Users(args) => ses::users::run(db, args).await,
+        Command::Security(args) => ses::security::run(db, args).await,
+        Command::Ses(args) => ses::ses::run(db, args).await,
+        Command::Certs(args) => ses::certs::run(db, args).await,
+        Command::Ca(args) => ses::ca::run(db, args).await,
+        Command::Outbox(args) => ses::outbox::run(db, args).await,
+        Command::Apps(args) => ses::apps::run(db, args).await,
+        Command::Sign(args) => ses::sign::run(db, args).await,
+        Command::Verify(args) => ses::verify::run(db, args).await,
+        Command::Signatures(args) => ses::signatures::run(db, args).await,
+        Command::Audit(args) => ses::audit::run(db, args).await,
+        Command::Validate(args) => validate::run(args),
+        Command::Graph(args) => graph::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Test(args) => test::run(args),
     }

@@ -26,6 +26,9 @@ pub(crate) struct Compiled {
     pub flows: Vec<(Flow, NodeIx)>,
     /// `timeout`, `on_timeout`, `on_error` and `retry`.
     pub common: kinds::Common,
+    /// Whether some flow of the node is missing or names no node, so that
+    /// the graph lacks edges the designer meant.
+    pub open: bool,
 }
 
 /// The shared state of one compilation.
@@ -35,6 +38,8 @@ pub(crate) struct Context<'a> {
     pub untyped: Vec<bool>,
     pub ids: HashMap<String, NodeIx>,
     pub evaluator: Evaluator,
+    /// Set when a flow of the node being compiled does not resolve.
+    pub open: bool,
     pub sink: &'a mut Sink,
 }
 
@@ -47,6 +52,7 @@ pub(super) fn compile(schema: &Schema, source: &str, sink: &mut Sink) -> Option<
         untyped,
         ids,
         evaluator: Evaluator::new(),
+        open: false,
         sink,
     };
     let compiled: Vec<Compiled> = schema
@@ -68,15 +74,17 @@ pub(super) fn compile(schema: &Schema, source: &str, sink: &mut Sink) -> Option<
             );
         }
     }
-    let start = validate::check(
-        &validate::Plan {
-            schema,
-            graph: &graph,
-            compiled: &compiled,
-            variables: &context.variables,
-        },
-        context.sink,
-    );
+    let plan = validate::Plan {
+        schema,
+        graph: &graph,
+        compiled: &compiled,
+        variables: &context.variables,
+    };
+    // Without a list of nodes there is no graph to speak of.
+    let start = schema
+        .has_nodes
+        .then(|| validate::check(&plan, context.sink))
+        .flatten();
 
     if !context.sink.is_empty() {
         return None;
@@ -127,10 +135,7 @@ fn nodes(
         incoming.dedup();
         nodes.push(Node {
             id: decl.id.as_ref()?.value.clone(),
-            title: decl
-                .field("title")
-                .and_then(|t| t.scalar())
-                .map(|s| s.text.clone()),
+            title: decl.title.as_ref().map(|t| t.value.clone()),
             kind: node.kind?,
             timeout: node.common.timeout,
             on_timeout: node.common.on_timeout,

@@ -30,6 +30,8 @@ pub struct Schema {
     pub context: Vec<VarDecl>,
     /// `nodes:`, in order.
     pub nodes: Vec<NodeDecl>,
+    /// Whether `nodes:` is there and is a list, so that graph checks make sense.
+    pub has_nodes: bool,
 }
 
 /// One declared variable.
@@ -54,6 +56,8 @@ pub struct NodeDecl {
     pub id: Option<Spanned<String>>,
     /// `kind:`, when it names a known kind.
     pub kind: Option<Spanned<&'static str>>,
+    /// `title:`
+    pub title: Option<Spanned<String>>,
     /// Every other field the kind takes, by name.
     pub fields: Vec<(&'static str, Node)>,
 }

@@ -23,8 +23,9 @@ pub(super) fn read(root: &Node, sink: &mut Sink) -> Schema {
         sink.error(codes::WRONG_SHAPE, root.pos, message, help);
         return schema;
     };
-    let mut seen_nodes = false;
+    let mut seen = Vec::new();
     for (key, key_node, value) in unique_entries(entries, "the schema", sink) {
+        seen.push(key.clone());
         match key.as_str() {
             "process" => schema.process = fields::text(value, "`process`", sink),
             "version" => schema.version = version(value, sink),
@@ -34,32 +35,27 @@ pub(super) fn read(root: &Node, sink: &mut Sink) -> Schema {
             }
             "context" => schema.context = context(value, sink),
             "nodes" => {
-                seen_nodes = true;
+                schema.has_nodes = matches!(value.value, Yaml::Seq(_));
                 schema.nodes = nodes(value, sink);
             }
             _ => unknown_key(&key, key_node.pos, TOP_KEYS, "at the top of a schema", sink),
         }
     }
-    required_top(&schema, seen_nodes, sink);
+    required_top(&schema, &seen, sink);
     schema
 }
 
-fn required_top(schema: &Schema, seen_nodes: bool, sink: &mut Sink) {
-    let missing = [
-        (
-            "process",
-            schema.process.is_none(),
-            "add `process: my-process` (the process id)",
-        ),
-        ("version", schema.version.is_none(), "add `version: 1`"),
+fn required_top(schema: &Schema, seen: &[String], sink: &mut Sink) {
+    let required = [
+        ("process", "add `process: my-process` (the process id)"),
+        ("version", "add `version: 1`"),
         (
             "nodes",
-            !seen_nodes,
             "add `nodes:` with a start node, the work, and an end node",
         ),
     ];
-    for (key, is_missing, help) in missing {
-        if is_missing {
+    for (key, help) in required {
+        if !seen.iter().any(|k| k == key) {
             let message = format!("the schema has no `{key}`");
             sink.error(codes::MISSING_FIELD, schema.pos, message, help);
         }
@@ -202,6 +198,7 @@ fn node(item: &Node, sink: &mut Sink) -> Option<NodeDecl> {
         pos: item.pos,
         id: None,
         kind: None,
+        title: None,
         fields: Vec::new(),
     };
     let mut kind_written = false;
@@ -232,8 +229,10 @@ fn node(item: &Node, sink: &mut Sink) -> Option<NodeDecl> {
     }
     for (key, key_node, value) in entries {
         if COMMON_FIELDS.contains(&key.as_str()) {
-            if key == "title" || key == "description" {
-                fields::text(value, &format!("`{key}`"), sink);
+            match key.as_str() {
+                "title" => decl.title = fields::text(value, "`title`", sink),
+                "description" => _ = fields::text(value, "`description`", sink),
+                _ => {}
             }
             continue;
         }

@@ -11,8 +11,12 @@ use super::Plan;
 /// Reports unreachable nodes, closed cycles, and nodes that cannot end.
 pub(super) fn check(plan: &Plan<'_>, start: NodeIx, sink: &mut Sink) {
     let reachable = walk(plan, &[start], Direction::Outgoing, None);
+    // A flow that does not resolve may be the one meant to reach a node.
+    let open = (0..reachable.len()).any(|ix| reachable[ix] && plan.compiled[ix].open);
+    let mut ids = std::collections::HashSet::new();
     for (ix, decl) in plan.schema.nodes.iter().enumerate() {
-        if !reachable[ix] && decl.id.is_some() {
+        let first_of_id = ids.insert(decl.name());
+        if !open && first_of_id && !reachable[ix] && decl.id.is_some() {
             let message = format!("node `{}` cannot be reached from start", decl.name());
             let help = format!(
                 "point a `next`, branch, `default` or `on_*` of another node at `{}`, or remove it",

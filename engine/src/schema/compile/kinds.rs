@@ -23,6 +23,7 @@ pub(crate) struct Common {
 /// Compiles one node, collecting its flows even when its kind fails.
 pub(super) fn node(decl: &NodeDecl, cx: &mut Context<'_>) -> Compiled {
     let mut flows = Vec::new();
+    cx.open = decl.kind.is_none() && decl.field("next").is_none();
     let common = common(decl, cx, &mut flows);
     let kind = match decl.kind.as_ref().map(|k| k.value) {
         Some("start") => cx.next(decl).map(|next| {
@@ -39,12 +40,23 @@ pub(super) fn node(decl: &NodeDecl, cx: &mut Context<'_>) -> Compiled {
         Some("sign") => sign(decl, cx, &mut flows),
         Some("signature_issuing_request") => issuing_request(decl, cx, &mut flows),
         Some("expect_signature_issuing") => expect_issuing(decl, cx, &mut flows),
-        _ => None,
+        _ => {
+            // The kind is unknown (reported already); keep its flows so that
+            // the nodes after it are not reported unreachable as well.
+            let next = decl
+                .field("next")
+                .and_then(|n| fields::list(n, "`next`", cx.sink));
+            for item in next.unwrap_or_default() {
+                push(&mut flows, cx.target_at(decl, item, "next"));
+            }
+            None
+        }
     };
     Compiled {
         kind,
         flows,
         common,
+        open: cx.open,
     }
 }
 
@@ -214,7 +226,10 @@ fn parallel(
         cx.missing_next(decl);
         return None;
     };
-    let items = fields::list(node, "`next`", cx.sink)?;
+    let Some(items) = fields::list(node, "`next`", cx.sink) else {
+        cx.open = true;
+        return None;
+    };
     if items.is_empty() {
         cx.missing_next(decl);
         return None;

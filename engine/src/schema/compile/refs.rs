@@ -27,16 +27,21 @@ impl Context<'_> {
         node: &Node,
         field: &str,
     ) -> Option<NodeIx> {
-        let text = fields::text(node, &format!("`{field}`"), self.sink)?;
+        let Some(text) = fields::text(node, &format!("`{field}`"), self.sink) else {
+            self.open = true;
+            return None;
+        };
         if let Some(ix) = self.ids.get(&text.value) {
             return Some(*ix);
         }
+        self.open = true;
         let code = if field.starts_with("on_") {
             codes::UNKNOWN_HANDLER
         } else {
             codes::UNKNOWN_TARGET
         };
-        let ids: Vec<&str> = self.ids.keys().map(String::as_str).collect();
+        let mut ids: Vec<&str> = self.ids.keys().map(String::as_str).collect();
+        ids.sort_unstable();
         let message = format!(
             "{}: `{field}` names `{}`, which is not a node",
             decl.label(),
@@ -60,6 +65,7 @@ impl Context<'_> {
     }
 
     pub(crate) fn missing_next(&mut self, decl: &NodeDecl) {
+        self.open = true;
         let message = format!("{} ({}) has no `next`", decl.label(), decl.kind_name());
         let help = "add `next:` with the id of the node that follows";
         self.sink
@@ -140,7 +146,12 @@ impl Context<'_> {
                 Some(Assignee::Login(login.value))
             }
             Yaml::Map(_) | Yaml::Seq(_) => {
-                let message = format!("{}: `{field}` must be `initiator`, a user variable or {{ login: NAME }}, found {}", decl.label(), node.shape());
+                let message = format!(
+                    "{}: `{field}` must be `initiator`, a user variable or {{ login: NAME }}, \
+                     found {}",
+                    decl.label(),
+                    node.shape()
+                );
                 self.sink.error(
                     codes::WRONG_SHAPE,
                     node.pos,

@@ -1,0 +1,259 @@
+//! Verification says which check failed: changed file, changed app item,
+//! revoked certificate, another CA, truncated file; expiry after signing
+//! keeps a signature valid; offline with the CA certificate and a CRL.
+
+mod ses_support;
+
+use chrono::Duration;
+use ses_support::{add_user, backends, enable, issue, t0, PASSWORD};
+use sesflow_activities::apps;
+use sesflow_activities::certs::Reason;
+use sesflow_activities::ses::verify::{self, Failure, Inputs, Report};
+use sesflow_activities::ses::{Document, Record, Ses, Step};
+
+async fn signed(ses: &Ses, doc: &Document) -> Vec<u8> {
+    match ses
+        .sign("ann", PASSWORD, doc, None, t0())
+        .await
+        .expect("signed")
+    {
+        Step::Signed(record) => record.to_file().into_bytes(),
+        other => panic!("not signed: {other:?}"),
+    }
+}
+
+async fn ready(ses: &Ses) -> String {
+    enable(ses, None).await;
+    add_user(ses, "ann", Some("ann@example.com"), None).await;
+    issue(ses, "ann").await
+}
+
+fn failed(report: &Report) -> (&Failure, Vec<&str>) {
+    let failure = report.failure.as_ref().expect("a failure");
+    let names = report
+        .checks
+        .iter()
+        .filter(|c| c.passed == Some(false))
+        .map(|c| c.name)
+        .collect();
+    (failure, names)
+}
+
+#[tokio::test]
+async fn a_valid_file_signature_passes_every_check() {
+    for env in backends().await {
+        let ses = &env.ses;
+        ready(ses).await;
+        let doc = Document::bytes("report.pdf", b"%PDF-1.4 quarterly report");
+        let sig = signed(ses, &doc).await;
+        let report = ses.verify_document(&doc, &sig, t0()).await.expect("verify");
+        assert!(report.valid, "{}: {report:?}", env.name);
+        assert!(report.checks.iter().all(|c| c.passed == Some(true)));
+        assert!(report
+            .notice
+            .contains("not fit for legally significant documents"));
+        let record = report.record.expect("record");
+        assert_eq!(record.method, "password");
+        assert_eq!(record.signer.login, "ann");
+        env.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_changed_file_fails_the_content_check() {
+    let env = ses_support::sqlite().await;
+    let ses = &env.ses;
+    ready(ses).await;
+    let sig = signed(ses, &Document::bytes("a.txt", b"pay 100")).await;
+    let changed = Document::bytes("a.txt", b"pay 900");
+    let report = ses
+        .verify_document(&changed, &sig, t0())
+        .await
+        .expect("verify");
+    let (failure, names) = failed(&report);
+    assert!(
+        matches!(failure, Failure::ContentChanged { .. }),
+        "{failure:?}"
+    );
+    assert_eq!(names, ["content"]);
+    assert!(failure.to_string().contains("content changed"));
+}
+
+#[tokio::test]
+async fn a_changed_app_item_fails_from_the_version_that_changed_a_signed_field() {
+    for env in backends().await {
+        let ses = &env.ses;
+        ready(ses).await;
+        let db = ses.db();
+        let fields = serde_json::json!({ "amount": 100, "payee": "ACME", "_seen": 1 });
+        apps::put(db, "invoices", "7", fields, t0())
+            .await
+            .expect("v1");
+        let doc = Document::app_item(db, "invoices", "7").await.expect("doc");
+        let sig = signed(ses, &doc).await;
+        // A system field changes: the signature holds.
+        let v2 = serde_json::json!({ "amount": 100, "payee": "ACME", "_seen": 2 });
+        apps::put(db, "invoices", "7", v2, t0()).await.expect("v2");
+        let report = ses
+            .verify_app_item("invoices", "7", &sig, t0())
+            .await
+            .expect("verify");
+        assert!(report.valid, "{}: {report:?}", env.name);
+        // A signed field changes in version 3.
+        let v3 = serde_json::json!({ "amount": 900, "payee": "ACME", "_seen": 2 });
+        apps::put(db, "invoices", "7", v3, t0()).await.expect("v3");
+        let report = ses
+            .verify_app_item("invoices", "7", &sig, t0())
+            .await
+            .expect("verify");
+        let (failure, _) = failed(&report);
+        assert!(
+            matches!(
+                failure,
+                Failure::ContentChanged {
+                    since_version: Some(3),
+                    ..
+                }
+            ),
+            "{failure:?}"
+        );
+        let states = ses.item_signatures("invoices", "7").await.expect("states");
+        assert_eq!(states.len(), 1);
+        assert_eq!((states[0].version, states[0].invalid_since), (1, Some(3)));
+        env.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_certificate_fails_the_revocation_check() {
+    for env in backends().await {
+        let ses = &env.ses;
+        let serial = ready(ses).await;
+        let doc = Document::bytes("a.txt", b"A");
+        let sig = signed(ses, &doc).await;
+        let later = t0() + Duration::hours(1);
+        ses.certs()
+            .revoke(&serial, Reason::KeyCompromise, later)
+            .await
+            .expect("revoke");
+        let report = ses
+            .verify_document(&doc, &sig, later)
+            .await
+            .expect("verify");
+        let (failure, names) = failed(&report);
+        let Failure::Revoked {
+            reason,
+            before_signing,
+            ..
+        } = failure
+        else {
+            panic!("{failure:?}");
+        };
+        assert_eq!(
+            (reason.as_str(), *before_signing),
+            ("key-compromise", false)
+        );
+        assert_eq!(names, ["revocation"]);
+        let refused = ses.sign("ann", PASSWORD, &doc, None, later).await;
+        assert!(matches!(
+            refused,
+            Err(sesflow_activities::Error::NoCertificate { .. })
+        ));
+        env.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_certificate_from_another_ca_fails_the_chain_check() {
+    let env = ses_support::sqlite().await;
+    ready(&env.ses).await;
+    let doc = Document::bytes("a.txt", b"A");
+    let sig = signed(&env.ses, &doc).await;
+    let other = ses_support::sqlite().await;
+    let report = other
+        .ses
+        .verify_document(&doc, &sig, t0())
+        .await
+        .expect("verify");
+    let (failure, names) = failed(&report);
+    assert!(matches!(failure, Failure::OtherCa { .. }), "{failure:?}");
+    assert_eq!(names, ["certificate chain"]);
+}
+
+#[tokio::test]
+async fn truncated_and_altered_signature_files_are_named_as_such() {
+    let env = ses_support::sqlite().await;
+    let ses = &env.ses;
+    ready(ses).await;
+    let doc = Document::bytes("a.txt", b"A");
+    let sig = signed(ses, &doc).await;
+    for cut in [0, 1, sig.len() / 2, sig.len() - 3] {
+        let report = ses
+            .verify_document(&doc, &sig[..cut], t0())
+            .await
+            .expect("verify");
+        let (failure, names) = failed(&report);
+        assert!(
+            matches!(failure, Failure::Garbled { .. }),
+            "cut {cut}: {failure:?}"
+        );
+        assert_eq!(names, ["format"]);
+        assert!(failure.to_string().contains("truncated or garbled"));
+    }
+    let mut record: Record = serde_json::from_slice(&sig).expect("record");
+    record.signer.full_name = "Mallory".into();
+    let report = ses
+        .verify_document(&doc, record.to_file().as_bytes(), t0())
+        .await
+        .expect("verify");
+    assert!(matches!(failed(&report).0, Failure::Tampered));
+}
+
+#[tokio::test]
+async fn expiry_after_signing_keeps_the_signature_and_offline_checks_use_the_crl() {
+    let env = ses_support::sqlite().await;
+    let ses = &env.ses;
+    let serial = ready(ses).await;
+    let doc = Document::bytes("a.txt", b"A");
+    let sig = signed(ses, &doc).await;
+    let ca = ses.certs().ca(t0()).await.expect("ca");
+    let years_later = t0() + Duration::days(800);
+    let inputs = Inputs {
+        ca_der: &ca.der,
+        revocations: None,
+        document: &doc,
+        changed_since: None,
+        now: years_later,
+    };
+    let report = verify::verify(&sig, &inputs);
+    assert!(report.valid, "{report:?}");
+    assert!(
+        report.notes.iter().any(|n| n.contains("expired")),
+        "{:?}",
+        report.notes
+    );
+    assert!(report
+        .notes
+        .iter()
+        .any(|n| n.contains("revocation was not checked")));
+
+    ses.certs()
+        .revoke(&serial, Reason::Superseded, t0())
+        .await
+        .expect("revoke");
+    let crl = ses.certs().crl(t0()).await.expect("crl");
+    let revocations = verify::revocations_from_crl(crl.as_bytes(), &ca.der).expect("crl");
+    let inputs = Inputs {
+        revocations: Some(&revocations),
+        ..inputs
+    };
+    let report = verify::verify(&sig, &inputs);
+    assert!(
+        matches!(failed(&report).0, Failure::Revoked { .. }),
+        "{report:?}"
+    );
+    let other = ses_support::sqlite().await;
+    let other_ca = other.ses.certs().ca(t0()).await.expect("ca");
+    let refused = verify::revocations_from_crl(crl.as_bytes(), &other_ca.der);
+    assert!(refused.is_err(), "a CRL of another CA was trusted");
+}
