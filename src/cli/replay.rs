@@ -31,6 +31,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(schemas) = compile_schemas(&args.schemas)? else {
         return Ok(ExitCode::from(1));
     };
+    let mut unused: Vec<&str> = schemas.keys().map(String::as_str).collect();
     let evaluator = Evaluator::new();
     let (mut n_same, mut n_diverged, mut n_broken) = (0usize, 0usize, 0usize);
     let mut last_same = None;
@@ -47,6 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         };
         for history in &histories {
+            unused.retain(|process| *process != history.header.process);
             let candidate = schemas
                 .get(&history.header.process)
                 .map(|(def, label)| (def, label.as_str()));
@@ -66,6 +68,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    for process in unused {
+        let (_, file) = &schemas[process];
+        eprintln!(
+            "warning: no history of process `{process}` among the files; {file} was not used"
+        );
+    }
     let total = n_same + n_diverged + n_broken;
     match (total, last_same) {
         (1, Some(line)) => println!("{line}"),
@@ -76,8 +84,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 String::new()
             };
             println!(
-                "{total} histories replayed: {n_same} took the recorded path, \
-                 {n_diverged} diverged{broken}"
+                "{} replayed: {n_same} took the recorded path, {n_diverged} diverged{broken}",
+                plural(total, "history")
             );
         }
     }
@@ -154,4 +162,13 @@ pub fn write_whole(path: &Path, text: &str) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(&temporary);
         format!("cannot write {}", path.display())
     })
+}
+
+/// `1 history`, `3 histories`, `2 scenarios`.
+pub fn plural(n: usize, noun: &str) -> String {
+    match (n, noun.strip_suffix('y')) {
+        (1, _) => format!("1 {noun}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        (_, None) => format!("{n} {noun}s"),
+    }
 }

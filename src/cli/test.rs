@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use sesflow_engine::scenario::{self, junit, Coverage, SuiteReport};
 
-use super::replay::write_whole;
+use super::replay::{plural, write_whole};
 
 /// Arguments of `sesflow test`.
 #[derive(Debug, clap::Args)]
@@ -59,11 +59,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let unusable = if broken.is_empty() {
         String::new()
     } else {
-        format!("; {} file(s) could not be used", broken.len())
+        format!("; {} could not be used", plural(broken.len(), "file"))
     };
     println!(
-        "{n_scenarios} scenarios in {} file(s): {} passed, {n_failed} failed{unusable}",
-        reports.len(),
+        "{} in {}: {} passed, {n_failed} failed{unusable}",
+        plural(n_scenarios, "scenario"),
+        plural(reports.len(), "file"),
         n_scenarios - n_failed
     );
     if let Some(path) = &args.junit {

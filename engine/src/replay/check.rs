@@ -64,7 +64,8 @@ impl<'d> Run<'d> {
         if let Some((node, why)) = self.timing(step.input, now_ms) {
             return Err(Box::new(self.with_vars(refused(Some(&node), why))));
         }
-        let applied = to_input(&self.candidate, step.input).and_then(|input| {
+        let renamed = self.reference.as_ref().map(|reference| reference.def());
+        let applied = to_input(&self.candidate, step.input, renamed).and_then(|input| {
             self.candidate
                 .apply(input, seed)
                 .map_err(|error| format!("the schema refuses the input: {error}"))
@@ -92,7 +93,7 @@ impl<'d> Run<'d> {
             return;
         };
         reference.set_now(now_ms);
-        let applied = to_input(reference, step.input)
+        let applied = to_input(reference, step.input, None)
             .ok()
             .and_then(|input| reference.apply(input, seed).ok());
         if applied.is_none() {
@@ -204,14 +205,20 @@ fn clock_of(input: &Record) -> (i64, u64) {
 }
 
 /// The runtime input a recorded input record stands for, in `instance`'s
-/// schema; `Err` says why it cannot be applied there.
-fn to_input(instance: &Instance<'_>, record: &Record) -> Result<Input, String> {
+/// schema; `Err` says why it cannot be applied there. Variables missing from
+/// the schema are matched with those new since the `recorded` schema.
+fn to_input(
+    instance: &Instance<'_>,
+    record: &Record,
+    recorded: Option<&Definition>,
+) -> Result<Input, String> {
     let def = instance.def();
+    let by_index = |vars: &Vars, role: &str| by_index(def, recorded, vars, role);
     Ok(match record {
         Record::Started {
             vars, initiator, ..
         } => Input::Start {
-            vars: by_index(def, vars, "given at start")?,
+            vars: by_index(vars, "given at start")?,
             initiator: initiator.clone(),
         },
         Record::TaskCompleted {
@@ -226,7 +233,7 @@ fn to_input(instance: &Instance<'_>, record: &Record) -> Result<Input, String> {
             })?;
             Input::Complete {
                 token: *token,
-                data: by_index(def, data, &format!("filled at `{node}`"))?,
+                data: by_index(data, &format!("filled at `{node}`"))?,
                 rejected: *rejected,
             }
         }
@@ -261,7 +268,7 @@ fn to_input(instance: &Instance<'_>, record: &Record) -> Result<Input, String> {
             }
         }
         Record::Resolved { vars, .. } => Input::Resolve {
-            vars: by_index(def, vars, "set by the operator")?,
+            vars: by_index(vars, "set by the operator")?,
         },
         Record::Cancelled { .. } => Input::Cancel,
         decision => return Err(format!("`{}` is not an input", decision.name())),
@@ -340,22 +347,32 @@ fn waiting<'i>(
 }
 
 /// Variables by name to variables by index of `def`.
-fn by_index(def: &Definition, vars: &Vars, role: &str) -> Result<Vec<(VarIx, Value)>, String> {
+fn by_index(
+    def: &Definition,
+    recorded: Option<&Definition>,
+    vars: &Vars,
+    role: &str,
+) -> Result<Vec<(VarIx, Value)>, String> {
     vars.iter()
         .map(|(name, value)| match def.var(name) {
             Some(ix) => Ok((ix, value.clone())),
             None => Err(format!(
                 "variable `{name}` {role} is not declared in this schema{}",
-                closest(def, name)
+                renamed(def, recorded, name)
             )),
         })
         .collect()
 }
 
-/// ` (renamed to `x`?)` for the declared name closest to `name`, if close.
-fn closest(def: &Definition, name: &str) -> String {
+/// ` (renamed to `x`?)` for the variable closest to `name` among those the
+/// recorded schema did not declare, if one is close.
+fn renamed(def: &Definition, recorded: Option<&Definition>, name: &str) -> String {
+    let is_new = |var: &&crate::definition::Variable| {
+        recorded.is_none_or(|recorded| recorded.var(&var.name).is_none())
+    };
     def.variables
         .iter()
+        .filter(is_new)
         .map(|var| (strsim::jaro_winkler(&var.name, name), &var.name))
         .filter(|(score, _)| *score > 0.7)
         .max_by(|a, b| a.0.total_cmp(&b.0))
@@ -384,9 +401,7 @@ fn first_difference(recorded: &[(usize, &Record)], replayed: &[Record]) -> Optio
                 return None;
             }
         }
-        let node = left
-            .and_then(|(_, record)| node_of(record))
-            .or_else(|| right.and_then(node_of));
+        let node = parting(left.map(|(_, record)| *record), right);
         Some(Divergence {
             step: 0,
             line: left.map_or(last_line, |(line, _)| *line),
@@ -403,6 +418,21 @@ fn first_difference(recorded: &[(usize, &Record)], replayed: &[Record]) -> Optio
             vars: None,
         })
     })
+}
+
+/// The node where the paths part: the node a token came from when one side
+/// enters a node the other does not, else the node the records are about.
+fn parting<'r>(recorded: Option<&'r Record>, replayed: Option<&'r Record>) -> Option<&'r str> {
+    let from = |record: Option<&'r Record>| match record {
+        Some(Record::Entered {
+            from: Some(from), ..
+        }) => Some(from.as_str()),
+        _ => None,
+    };
+    from(recorded)
+        .or_else(|| from(replayed))
+        .or_else(|| recorded.and_then(node_of))
+        .or_else(|| replayed.and_then(node_of))
 }
 
 /// Whether a replayed record repeats a recorded one. The schema version,

@@ -217,8 +217,12 @@ impl fmt::Display for Report {
         let Some(divergence) = &self.divergence else {
             return write!(
                 f,
-                "{}: instance {} took the recorded path against {}: {} steps, {} decisions",
-                self.file, self.instance, self.against, self.n_steps, self.n_decisions
+                "{}: instance {} took the recorded path against {}: {}, {}",
+                self.file,
+                self.instance,
+                self.against,
+                words::count(self.n_steps, "step"),
+                words::count(self.n_decisions, "decision")
             );
         };
         writeln!(

@@ -178,6 +178,15 @@ pub fn value(value: Option<&Value>) -> String {
     }
 }
 
+/// `1 step`, `3 steps`, `2 decisions`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Milliseconds since the Unix epoch as RFC 3339 in UTC, to the second (or
 /// the millisecond when it has some).
 pub fn moment(ms: i64) -> String {
