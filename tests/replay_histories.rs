@@ -84,6 +84,17 @@ async fn two_hundred_recorded_histories_replay_on_the_recorded_path() {
     assert_eq!(inputs, every_input.into_iter().collect());
     assert!(n_decisions > 200 * 8, "{n_decisions} decisions compared");
 
+    let output = replay_with_the_binary(&exports);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "200 histories replayed: 200 took the recorded path, 0 diverged\n"
+    );
+    assert_eq!(output.status.code(), Some(0));
+}
+
+/// Writes each export to a file and replays them all with `sesflow replay`
+/// against the schema files.
+fn replay_with_the_binary(exports: &[(Path, String)]) -> std::process::Output {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut files = Vec::new();
     for (ix, (_, text)) in exports.iter().enumerate() {
@@ -96,12 +107,7 @@ async fn two_hundred_recorded_histories_replay_on_the_recorded_path() {
     for name in SCHEMAS {
         command.arg("--schema").arg(replay_support::path(name));
     }
-    let output = command.output().expect("sesflow runs");
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        "200 histories replayed: 200 took the recorded path, 0 diverged\n"
-    );
-    assert_eq!(output.status.code(), Some(0));
+    command.output().expect("sesflow runs")
 }
 
 #[tokio::test]

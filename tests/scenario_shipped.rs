@@ -121,6 +121,20 @@ fn sesflow_test_runs_the_shipped_scenarios_with_coverage_and_junit() {
             files.len()
         )
     );
+    check_coverage_lines(&stdout);
+    let xml = std::fs::read_to_string(&junit).expect("JUnit written");
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"sesflow\"")
+    );
+    assert_eq!(xml.matches("<testcase ").count(), n);
+    assert_eq!(xml.matches("<testsuite ").count(), files.len());
+    assert!(!xml.contains("<failure"));
+    assert!(xml.contains("name=\"the service does not answer within three days\""));
+}
+
+/// Checks the `--coverage` line of each shipped schema: full, but for the
+/// known gap of contract.yaml.
+fn check_coverage_lines(stdout: &str) {
     for schema in schemas("processes") {
         let name = schema
             .strip_prefix(root())
@@ -138,12 +152,4 @@ fn sesflow_test_runs_the_shipped_scenarios_with_coverage_and_junit() {
             assert!(line.ends_with("; every node and flow reached"), "{line}");
         }
     }
-    let xml = std::fs::read_to_string(&junit).expect("JUnit written");
-    assert!(
-        xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"sesflow\"")
-    );
-    assert_eq!(xml.matches("<testcase ").count(), n);
-    assert_eq!(xml.matches("<testsuite ").count(), files.len());
-    assert!(!xml.contains("<failure"));
-    assert!(xml.contains("name=\"the service does not answer within three days\""));
 }

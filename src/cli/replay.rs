@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use sesflow_engine::definition::Definition;
 use sesflow_engine::expr::Evaluator;
-use sesflow_engine::replay::{self, file};
+use sesflow_engine::replay::{self, file, History, Report};
 use sesflow_engine::schema;
 use sesflow_engine::Engine;
 
@@ -31,69 +31,100 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(schemas) = compile_schemas(&args.schemas)? else {
         return Ok(ExitCode::from(1));
     };
-    let mut unused: Vec<&str> = schemas.keys().map(String::as_str).collect();
     let evaluator = Evaluator::new();
-    let (mut n_same, mut n_diverged, mut n_broken) = (0usize, 0usize, 0usize);
-    let mut last_same = None;
+    let mut tally = Tally::default();
+    let mut replayed: Vec<String> = Vec::new();
     for path in &args.files {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read history file {name}"))?;
-        let histories = match file::read(&name, &text) {
-            Ok(histories) => histories,
-            Err(error) => {
-                println!("{error}");
-                n_broken += 1;
-                continue;
-            }
-        };
-        for history in &histories {
-            unused.retain(|process| *process != history.header.process);
-            let candidate = schemas
-                .get(&history.header.process)
-                .map(|(def, label)| (def, label.as_str()));
-            match replay::replay(history, candidate, &evaluator) {
-                Ok(report) if report.is_same() => {
-                    n_same += 1;
-                    last_same = Some(report.to_string());
-                }
-                Ok(report) => {
-                    n_diverged += 1;
-                    println!("{report}");
-                }
-                Err(error) => {
-                    n_broken += 1;
-                    println!("{error}");
+        match file::read(&name, &text) {
+            Ok(histories) => {
+                for history in &histories {
+                    replayed.push(history.header.process.clone());
+                    tally.add(replay_one(history, &schemas, &evaluator));
                 }
             }
+            Err(error) => tally.add(Err(error.to_string())),
         }
     }
-    for process in unused {
-        let (_, file) = &schemas[process];
-        eprintln!(
-            "warning: no history of process `{process}` among the files; {file} was not used"
-        );
-    }
-    let total = n_same + n_diverged + n_broken;
-    match (total, last_same) {
-        (1, Some(line)) => println!("{line}"),
-        _ => {
-            let broken = if n_broken > 0 {
-                format!(", {n_broken} could not be replayed")
-            } else {
-                String::new()
-            };
-            println!(
-                "{} replayed: {n_same} took the recorded path, {n_diverged} diverged{broken}",
-                plural(total, "history")
+    for (process, (_, file)) in &schemas {
+        if !replayed.contains(process) {
+            eprintln!(
+                "warning: no history of process `{process}` among the files; {file} was not used"
             );
         }
     }
-    Ok(if n_same == total {
+    println!("{}", tally.summary());
+    Ok(if tally.n_same == tally.total() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Replays one history against its `--schema`, if one was given;
+/// `Ok(report)` when it could be replayed.
+fn replay_one(
+    history: &History,
+    schemas: &HashMap<String, (Definition, String)>,
+    evaluator: &Evaluator,
+) -> Result<Report, String> {
+    let candidate = schemas
+        .get(&history.header.process)
+        .map(|(def, label)| (def, label.as_str()));
+    replay::replay(history, candidate, evaluator).map_err(|error| error.to_string())
+}
+
+/// What the histories gave; divergences and problems are printed as they
+/// come.
+#[derive(Default)]
+struct Tally {
+    n_same: usize,
+    n_diverged: usize,
+    n_broken: usize,
+    last_same: Option<String>,
+}
+
+impl Tally {
+    fn add(&mut self, result: Result<Report, String>) {
+        match result {
+            Ok(report) if report.is_same() => {
+                self.n_same += 1;
+                self.last_same = Some(report.to_string());
+            }
+            Ok(report) => {
+                self.n_diverged += 1;
+                println!("{report}");
+            }
+            Err(problem) => {
+                self.n_broken += 1;
+                println!("{problem}");
+            }
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.n_same + self.n_diverged + self.n_broken
+    }
+
+    /// The report of a lone history that took its path, else the counts.
+    fn summary(&self) -> String {
+        if let (1, Some(line)) = (self.total(), &self.last_same) {
+            return line.clone();
+        }
+        let broken = if self.n_broken > 0 {
+            format!(", {} could not be replayed", self.n_broken)
+        } else {
+            String::new()
+        };
+        format!(
+            "{} replayed: {} took the recorded path, {} diverged{broken}",
+            plural(self.total(), "history"),
+            self.n_same,
+            self.n_diverged
+        )
+    }
 }
 
 /// Compiles the `--schema` files by process; `None` after printing their

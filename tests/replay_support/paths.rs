@@ -214,66 +214,49 @@ async fn contract(bench: &Bench, path: Path, n: usize) -> String {
     let vars = json!({"customer": format!("Customer {n}"), "customer_email": "buyer@example.com",
         "amount": amount, "contract": format!("contracts/{n}.pdf"), "manager": "mia"});
     let id = bench.start("contract", vars).await;
-    let signature = json!({"signature": {"signer": "mia", "n": n}});
+    decide_and_sign(bench, &id, path, n).await;
     match path {
-        Path::ContractSmall => bench.complete(&id, "sign", signature).await,
+        Path::ContractExpired => bench.advance("3d").await,
+        Path::ContractSmall | Path::ContractWithdrawn | Path::ContractApproved => {
+            bench.advance("14d").await
+        }
+        _ => {}
+    }
+    id
+}
+
+async fn decide_and_sign(bench: &Bench, id: &str, path: Path, n: usize) {
+    let signature = json!({"signature": {"signer": "mia", "n": n}});
+    let decide = |approved: bool| json!({ "approved": approved });
+    match path {
+        Path::ContractSmall => bench.complete(id, "sign", signature).await,
         Path::ContractWithdrawn => {
-            bench.complete(&id, "sign", signature).await;
+            bench.complete(id, "sign", signature).await;
             bench.advance("1d").await;
-            let key = bench.var(&id, "contract_ref").await;
+            let key = bench.var(id, "contract_ref").await;
+            let key = key.as_str().unwrap_or_default();
             let payload = json!({"reason": "changed their mind"});
-            bench
-                .send(
-                    "contract.withdrawn",
-                    key.as_str().unwrap_or_default(),
-                    payload,
-                )
-                .await;
+            bench.send("contract.withdrawn", key, payload).await;
         }
         Path::ContractApproved => {
-            bench
-                .complete(&id, "manager-approval", json!({"approved": true}))
-                .await;
-            bench.complete(&id, "sign", signature).await;
+            bench.complete(id, "manager-approval", decide(true)).await;
+            bench.complete(id, "sign", signature).await;
         }
-        Path::ContractDeclined => {
-            bench
-                .complete(&id, "manager-approval", json!({"approved": false}))
-                .await;
-        }
+        Path::ContractDeclined => bench.complete(id, "manager-approval", decide(false)).await,
         Path::ContractEscalated => {
             bench.advance("2d").await;
-            bench
-                .complete(&id, "director-approval", json!({"approved": true}))
-                .await;
-            bench.refuse(&id, "sign").await;
+            bench.complete(id, "director-approval", decide(true)).await;
+            bench.refuse(id, "sign").await;
         }
         _ => bench.advance("2d").await,
     }
-    if path == Path::ContractExpired {
-        bench.advance("3d").await;
-    }
-    if matches!(
-        path,
-        Path::ContractSmall | Path::ContractWithdrawn | Path::ContractApproved
-    ) {
-        bench.advance("14d").await;
-    }
-    id
 }
 
 async fn document(bench: &Bench, path: Path, n: usize) -> String {
     let vars = json!({"author": "ana", "document": format!("docs/{n}.pdf"),
         "legal_reviewer": "lee", "finance_reviewer": "fay", "approver": "abe"});
     let id = bench.start("document-approval", vars).await;
-    let approve = |id: String| async move {
-        bench
-            .complete(&id, "legal-review", json!({"legal_ok": true}))
-            .await;
-        bench
-            .complete(&id, "finance-review", json!({"finance_ok": true}))
-            .await;
-    };
+    let approve = |id: String| approve_both(bench, id);
     let signature = json!({"signature": {"signer": "abe", "n": n}});
     match path {
         Path::DocumentSigned => {
@@ -318,6 +301,15 @@ async fn document(bench: &Bench, path: Path, n: usize) -> String {
         }
     }
     id
+}
+
+async fn approve_both(bench: &Bench, id: String) {
+    bench
+        .complete(&id, "legal-review", json!({"legal_ok": true}))
+        .await;
+    bench
+        .complete(&id, "finance-review", json!({"finance_ok": true}))
+        .await;
 }
 
 async fn expense(bench: &Bench, path: Path, n: usize) -> String {

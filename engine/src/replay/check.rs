@@ -120,13 +120,13 @@ impl<'d> Run<'d> {
             }
             let was = match reference.job(job.token, job.kind) {
                 Some(recorded) if recorded.due_ms < now_ms => continue,
-                Some(recorded) => format!("due at {}", words::moment(recorded.due_ms)),
-                None if reference.state().token(job.token).is_some() => "none".to_owned(),
+                Some(recorded) => format!("it was due at {}", words::moment(recorded.due_ms)),
+                None if reference.state().token(job.token).is_some() => "it had none".to_owned(),
                 None => continue,
             };
             let node = self.candidate.node_id(job.node).to_owned();
             let why = format!(
-                "{} in this schema, before this input at {} (the recorded schema had {was})",
+                "{} in this schema, before this input at {} (in the recorded schema {was})",
                 job_due(job, &node),
                 words::moment(now_ms)
             );
@@ -238,41 +238,56 @@ fn to_input(
             }
         }
         Record::EventReceived { .. } => event(instance, record)?,
-        Record::TimerFired { node, token, .. } => {
-            waiting(instance, node, *token, |wait| *wait == Wait::Timer)?;
-            Input::Timer { token: *token }
+        Record::TimerFired { .. } | Record::TimedOut { .. } | Record::RetryDue { .. } => {
+            job(instance, record)?
         }
-        Record::TimedOut { node, token, .. } => {
-            waiting(instance, node, *token, |wait| *wait != Wait::Ready)?;
-            Input::Timeout { token: *token }
-        }
-        Record::RetryDue { node, token, .. } => {
-            waiting(instance, node, *token, |wait| *wait == Wait::Retry)?;
-            Input::RetryDue { token: *token }
-        }
-        Record::ActivityDone {
-            node,
-            token,
-            output,
-            error,
-            ..
-        } => {
-            waiting(instance, node, *token, |wait| *wait == Wait::Call)?;
-            let result = match (output, error) {
-                (_, Some(error)) => Err(activity_error(error)),
-                (output, None) => Ok(output.clone().unwrap_or(Value::Null)),
-            };
-            Input::Activity {
-                token: *token,
-                result,
-            }
-        }
+        Record::ActivityDone { .. } => activity(instance, record)?,
         Record::Resolved { vars, .. } => Input::Resolve {
             vars: by_index(vars, "set by the operator")?,
         },
         Record::Cancelled { .. } => Input::Cancel,
         decision => return Err(format!("`{}` is not an input", decision.name())),
     })
+}
+
+/// The input of a recorded activity outcome.
+fn activity(instance: &Instance<'_>, record: &Record) -> Result<Input, String> {
+    let Record::ActivityDone {
+        node,
+        token,
+        output,
+        error,
+        ..
+    } = record
+    else {
+        return Err(format!("`{}` is not an activity outcome", record.name()));
+    };
+    waiting(instance, node, *token, |wait| *wait == Wait::Call)?;
+    let result = match (output, error) {
+        (_, Some(error)) => Err(activity_error(error)),
+        (output, None) => Ok(output.clone().unwrap_or(Value::Null)),
+    };
+    Ok(Input::Activity {
+        token: *token,
+        result,
+    })
+}
+
+/// The input of a recorded timer firing, timeout or retry.
+fn job(instance: &Instance<'_>, record: &Record) -> Result<Input, String> {
+    let (node, token, input) = match record {
+        Record::TimerFired { node, token, .. } => (node, *token, Input::Timer { token: *token }),
+        Record::TimedOut { node, token, .. } => (node, *token, Input::Timeout { token: *token }),
+        Record::RetryDue { node, token, .. } => (node, *token, Input::RetryDue { token: *token }),
+        other => return Err(format!("`{}` is not a job", other.name())),
+    };
+    let accepts = |wait: &Wait| match input {
+        Input::Timer { .. } => *wait == Wait::Timer,
+        Input::RetryDue { .. } => *wait == Wait::Retry,
+        _ => *wait != Wait::Ready,
+    };
+    waiting(instance, node, token, accepts)?;
+    Ok(input)
 }
 
 fn event(instance: &Instance<'_>, record: &Record) -> Result<Input, String> {

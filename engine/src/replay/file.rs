@@ -103,38 +103,9 @@ pub fn read(file: &str, text: &str) -> Result<Vec<History>, Error> {
     };
     let mut histories: Vec<History> = Vec::new();
     for (ix, text) in text.lines().enumerate() {
-        let n = ix + 1;
-        if text.trim().is_empty() {
-            continue;
+        if !text.trim().is_empty() {
+            read_line(file, ix + 1, text, &mut histories).map_err(|why| error(ix + 1, why))?;
         }
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| error(n, format!("not a JSON line: {e}; {REMEDY}")))?;
-        check_version(&value).map_err(|message| error(n, message))?;
-        if value.get("type").and_then(|t| t.as_str()) == Some(HEADER) {
-            let header: Header = serde_json::from_value(value)
-                .map_err(|e| error(n, format!("the header is incomplete: {e}; {REMEDY}")))?;
-            histories.push(History {
-                file: file.to_owned(),
-                line: n,
-                header,
-                records: Vec::new(),
-            });
-            continue;
-        }
-        let Some(history) = histories.last_mut() else {
-            let message = format!("the file does not start with a header line; {REMEDY}");
-            return Err(error(n, message));
-        };
-        let line: Line = serde_json::from_value(value)
-            .map_err(|e| error(n, format!("not a history record: {e}")))?;
-        if line.instance != history.header.instance {
-            let message = format!(
-                "the record belongs to instance `{}`, the header above (line {}) to `{}`",
-                line.instance, history.line, history.header.instance
-            );
-            return Err(error(n, message));
-        }
-        history.records.push((n, line.record));
     }
     if histories.is_empty() {
         return Err(error(1, format!("the file holds no history; {REMEDY}")));
@@ -153,6 +124,39 @@ pub fn read(file: &str, text: &str) -> Result<Vec<History>, Error> {
         }
     }
     Ok(histories)
+}
+
+/// Reads line `n`: a header begins a history, a record joins the last one.
+fn read_line(file: &str, n: usize, text: &str, histories: &mut Vec<History>) -> Result<(), String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not a JSON line: {e}; {REMEDY}"))?;
+    check_version(&value)?;
+    if value.get("type").and_then(|t| t.as_str()) == Some(HEADER) {
+        let header: Header = serde_json::from_value(value)
+            .map_err(|e| format!("the header is incomplete: {e}; {REMEDY}"))?;
+        histories.push(History {
+            file: file.to_owned(),
+            line: n,
+            header,
+            records: Vec::new(),
+        });
+        return Ok(());
+    }
+    let Some(history) = histories.last_mut() else {
+        return Err(format!(
+            "the file does not start with a header line; {REMEDY}"
+        ));
+    };
+    let line: Line =
+        serde_json::from_value(value).map_err(|e| format!("not a history record: {e}"))?;
+    if line.instance != history.header.instance {
+        return Err(format!(
+            "the record belongs to instance `{}`, the header above (line {}) to `{}`",
+            line.instance, history.line, history.header.instance
+        ));
+    }
+    history.records.push((n, line.record));
+    Ok(())
 }
 
 const REMEDY: &str = "export histories with `sesflow history INSTANCE --export FILE`";

@@ -87,20 +87,7 @@ fn decision(record: &Record) -> String {
             format!("join `{node}` got the token from `{from}` {then}")
         }
         Record::Waiting { .. } => waiting(record),
-        Record::Failed {
-            node,
-            message,
-            attempt,
-            then,
-            ..
-        } => {
-            let then = match then.as_str() {
-                "retry" => "it will be tried again",
-                "on_error" => "it takes on_error",
-                _ => "it stops on an incident",
-            };
-            format!("`{node}` failed (try {attempt}): {message}; {then}")
-        }
+        Record::Failed { .. } => failed(record),
         Record::Incident { node, message, .. } => {
             format!("stopped on an incident at `{node}`: {message}")
         }
@@ -148,6 +135,25 @@ fn waiting(record: &Record) -> String {
         Some(login) => format!("waits at `{node}` for {what} (assigned to {login})"),
         None => format!("waits at `{node}` for {what}"),
     }
+}
+
+fn failed(record: &Record) -> String {
+    let Record::Failed {
+        node,
+        message,
+        attempt,
+        then,
+        ..
+    } = record
+    else {
+        return String::new();
+    };
+    let then = match then.as_str() {
+        "retry" => "it will be tried again",
+        "on_error" => "it takes on_error",
+        _ => "it stops on an incident",
+    };
+    format!("`{node}` failed (try {attempt}): {message}; {then}")
 }
 
 fn activity(node: &str, output: Option<&Value>, error: Option<&str>) -> String {

@@ -20,62 +20,32 @@ pub(super) fn check(instance: &Instance<'_>, kind: &StepKind) -> Result<(), Mism
             wait,
             assignee,
             key,
-        } => expect_wait(
-            instance,
-            *node,
-            wait.as_deref(),
-            assignee.as_deref(),
-            key.as_deref(),
-        ),
-        StepKind::ExpectCall { node, input } => expect_call(instance, *node, input.as_ref()),
-        StepKind::ExpectVars { vars } => {
-            let def = instance.def();
-            let state = instance.state();
-            let wrong: Vec<_> = vars
-                .iter()
-                .filter(|(ix, value)| state.vars[*ix] != *value)
-                .cloned()
-                .collect();
-            if wrong.is_empty() {
-                return Ok(());
-            }
-            let actual: Vec<_> = wrong
-                .iter()
-                .map(|(ix, _)| (*ix, state.vars[*ix].clone()))
-                .collect();
-            Err((
-                describe::vars_list(def, &wrong),
-                describe::vars_list(def, &actual),
-            ))
+        } => {
+            let filter = Filter {
+                wait: wait.as_deref(),
+                assignee: assignee.as_deref(),
+                key: key.as_deref(),
+            };
+            expect_wait(instance, *node, &filter)
         }
+        StepKind::ExpectCall { node, input } => expect_call(instance, *node, input.as_ref()),
+        StepKind::ExpectVars { vars } => expect_vars(instance, vars),
         StepKind::ExpectEnd { at, outcome } => expect_end(instance, kind, *at, outcome.as_ref()),
         StepKind::ExpectIncident { node, message } => {
-            let stopped = instance.tokens_at(*node).any(|token| match &token.wait {
-                Wait::Incident { message: text } => {
-                    message.as_deref().is_none_or(|words| text.contains(words))
-                }
-                _ => false,
-            });
-            if stopped {
-                return Ok(());
-            }
-            let mut expected = format!("an incident at {}", describe::node(instance.def(), *node));
-            if let Some(words) = message {
-                expected.push_str(&format!(" whose message contains \"{words}\""));
-            }
-            Err((expected, describe::standing(instance, Some(*node))))
+            expect_incident(instance, *node, message.as_deref())
         }
         _ => Ok(()),
     }
 }
 
-fn expect_wait(
-    instance: &Instance<'_>,
-    node: NodeIx,
-    wait: Option<&str>,
-    assignee: Option<&str>,
-    key: Option<&str>,
-) -> Result<(), Mismatch> {
+/// What else an `expect_wait` asks of the waiting token.
+struct Filter<'a> {
+    wait: Option<&'a str>,
+    assignee: Option<&'a str>,
+    key: Option<&'a str>,
+}
+
+fn expect_wait(instance: &Instance<'_>, node: NodeIx, filter: &Filter<'_>) -> Result<(), Mismatch> {
     let assignee_of = |token: u64| {
         instance
             .tasks()
@@ -93,25 +63,14 @@ fn expect_wait(
             Wait::Event { key, .. } => Some(key.as_str()),
             _ => None,
         };
-        wait.is_none_or(|wait| token.wait.name() == wait)
-            && assignee.is_none_or(|login| assignee_of(token.id).as_deref() == Some(login))
-            && key.is_none_or(|key| event_key == Some(key))
+        filter.wait.is_none_or(|wait| token.wait.name() == wait)
+            && filter
+                .assignee
+                .is_none_or(|login| assignee_of(token.id).as_deref() == Some(login))
+            && filter.key.is_none_or(|key| event_key == Some(key))
     });
     if found {
         return Ok(());
-    }
-    let mut expected = format!(
-        "a token waiting at {}",
-        describe::node(instance.def(), node)
-    );
-    if let Some(wait) = wait {
-        expected.push_str(&format!(" for {wait}"));
-    }
-    if let Some(login) = assignee {
-        expected.push_str(&format!(" assigned to {login}"));
-    }
-    if let Some(key) = key {
-        expected.push_str(&format!(" with key `{key}`"));
     }
     let happened = match first {
         Some((token, wait)) => {
@@ -123,7 +82,65 @@ fn expect_wait(
         }
         None => describe::standing(instance, Some(node)),
     };
-    Err((expected, happened))
+    Err((waiting_for(instance, node, filter), happened))
+}
+
+/// `a token waiting at `x` for task assigned to ana with key `k``.
+fn waiting_for(instance: &Instance<'_>, node: NodeIx, filter: &Filter<'_>) -> String {
+    let mut expected = format!(
+        "a token waiting at {}",
+        describe::node(instance.def(), node)
+    );
+    if let Some(wait) = filter.wait {
+        expected.push_str(&format!(" for {wait}"));
+    }
+    if let Some(login) = filter.assignee {
+        expected.push_str(&format!(" assigned to {login}"));
+    }
+    if let Some(key) = filter.key {
+        expected.push_str(&format!(" with key `{key}`"));
+    }
+    expected
+}
+
+fn expect_vars(instance: &Instance<'_>, vars: &[(usize, Value)]) -> Result<(), Mismatch> {
+    let def = instance.def();
+    let state = instance.state();
+    let wrong: Vec<_> = vars
+        .iter()
+        .filter(|(ix, value)| state.vars[*ix] != *value)
+        .cloned()
+        .collect();
+    if wrong.is_empty() {
+        return Ok(());
+    }
+    let actual: Vec<_> = wrong
+        .iter()
+        .map(|(ix, _)| (*ix, state.vars[*ix].clone()))
+        .collect();
+    Err((
+        describe::vars_list(def, &wrong),
+        describe::vars_list(def, &actual),
+    ))
+}
+
+fn expect_incident(
+    instance: &Instance<'_>,
+    node: NodeIx,
+    message: Option<&str>,
+) -> Result<(), Mismatch> {
+    let stopped = instance.tokens_at(node).any(|token| match &token.wait {
+        Wait::Incident { message: text } => message.is_none_or(|words| text.contains(words)),
+        _ => false,
+    });
+    if stopped {
+        return Ok(());
+    }
+    let mut expected = format!("an incident at {}", describe::node(instance.def(), node));
+    if let Some(words) = message {
+        expected.push_str(&format!(" whose message contains \"{words}\""));
+    }
+    Err((expected, describe::standing(instance, Some(node))))
 }
 
 fn expect_call(

@@ -1,7 +1,7 @@
 //! Reading a scenario file: YAML with places, checked key by key, nodes and
 //! variables resolved against the schema. Every problem is collected.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -46,42 +46,20 @@ pub(super) struct Reader<'a> {
 
 /// Reads the scenario file `file` (at `path`) with text `source`.
 pub(super) fn suite(path: &Path, file: &str, source: &str) -> Result<Suite, Error> {
-    let invalid = |code, pos: Pos, message: String, help: &str| Error::Invalid {
-        file: file.to_owned(),
-        problems: vec![diagnostic(file, code, pos, message, help)],
-    };
     let root = yaml::parse(source).map_err(|error| {
         let help = "fix the YAML at this place: check indentation, colons, quotes and brackets";
-        invalid(codes::SYNTAX, error.pos, error.message, help)
+        invalid(file, codes::SYNTAX, error.pos, error.message, help)
     })?;
     let Yaml::Map(entries) = &root.value else {
         let message = format!("a scenario file is a mapping, not {}", root.shape());
-        return Err(invalid(codes::SHAPE, root.pos, message, HELP_FILE));
+        return Err(invalid(file, codes::SHAPE, root.pos, message, HELP_FILE));
     };
     if get(entries, "process").is_some() {
         let message = format!("`{file}` is a schema, not a scenario file");
         let help = "write its scenarios in NAME.test.yaml beside it and run that file";
-        return Err(invalid(codes::SHAPE, root.pos, message, help));
+        return Err(invalid(file, codes::SHAPE, root.pos, message, help));
     }
-    let schema_node = get(entries, "schema");
-    let schema_file = match schema_node.and_then(Node::scalar) {
-        Some(scalar) => path.with_file_name(&scalar.text),
-        None => default_schema(path).ok_or_else(|| {
-            let message = "the file names no schema and is not called NAME.test.yaml".to_owned();
-            invalid(codes::SCHEMA, root.pos, message, "add `schema: NAME.yaml`")
-        })?,
-    };
-    let schema_name = schema_file.display().to_string();
-    let schema_source = std::fs::read_to_string(&schema_file).map_err(|error| {
-        let pos = schema_node.map_or(root.pos, |node| node.pos);
-        let message = format!("cannot read the schema `{schema_name}`: {error}");
-        let help = "write the schema's path relative to this file with `schema: NAME.yaml`";
-        invalid(codes::SCHEMA, pos, message, help)
-    })?;
-    let def = schema::compile(&schema_name, &schema_source).map_err(|problems| Error::Invalid {
-        file: schema_name.clone(),
-        problems,
-    })?;
+    let (schema_file, def) = schema_of(path, file, &root, entries)?;
     let mut reader = Reader {
         file,
         def: &def,
@@ -102,6 +80,49 @@ pub(super) fn suite(path: &Path, file: &str, source: &str) -> Result<Suite, Erro
         def,
         scenarios,
     })
+}
+
+/// Finds, reads and compiles the schema the file tests.
+fn schema_of(
+    path: &Path,
+    file: &str,
+    root: &Node,
+    entries: &[(Node, Node)],
+) -> Result<(PathBuf, Definition), Error> {
+    let schema_node = get(entries, "schema");
+    let schema_file = match schema_node.and_then(Node::scalar) {
+        Some(scalar) => path.with_file_name(&scalar.text),
+        None => default_schema(path).ok_or_else(|| {
+            let message = "the file names no schema and is not called NAME.test.yaml".to_owned();
+            invalid(
+                file,
+                codes::SCHEMA,
+                root.pos,
+                message,
+                "add `schema: NAME.yaml`",
+            )
+        })?,
+    };
+    let schema_name = schema_file.display().to_string();
+    let schema_source = std::fs::read_to_string(&schema_file).map_err(|error| {
+        let pos = schema_node.map_or(root.pos, |node| node.pos);
+        let message = format!("cannot read the schema `{schema_name}`: {error}");
+        let help = "write the schema's path relative to this file with `schema: NAME.yaml`";
+        invalid(file, codes::SCHEMA, pos, message, help)
+    })?;
+    let def = schema::compile(&schema_name, &schema_source).map_err(|problems| Error::Invalid {
+        file: schema_name.clone(),
+        problems,
+    })?;
+    Ok((schema_file, def))
+}
+
+/// A file with one problem.
+fn invalid(file: &str, code: &'static str, pos: Pos, message: String, help: &str) -> Error {
+    Error::Invalid {
+        file: file.to_owned(),
+        problems: vec![diagnostic(file, code, pos, message, help)],
+    }
 }
 
 const HELP_FILE: &str = "write `schema: NAME.yaml` and `scenarios:`, a list of scenarios \
@@ -173,22 +194,8 @@ impl Reader<'_> {
             .iter()
             .filter_map(|item| steps::step(self, item))
             .collect();
-        let all_read = steps.len() == items.len();
-        for (ix, step) in steps.iter().enumerate().filter(|_| all_read) {
-            let is_start = matches!(step.kind, StepKind::Start { .. });
-            if (ix == 0) != is_start {
-                let message = if is_start {
-                    "`start` comes once, as the first step".to_owned()
-                } else {
-                    format!("scenario `{name}` does not begin with `start`")
-                };
-                self.error(
-                    codes::ORDER,
-                    step.pos,
-                    message,
-                    "begin the steps with `start:`",
-                );
-            }
+        if steps.len() == items.len() {
+            self.check_order(&name, &steps);
         }
         Some(Scenario {
             name,
@@ -197,6 +204,27 @@ impl Reader<'_> {
             seed: seed?,
             steps,
         })
+    }
+
+    /// Checks that `start` comes first, and only there.
+    fn check_order(&mut self, name: &str, steps: &[super::Step]) {
+        for (ix, step) in steps.iter().enumerate() {
+            let is_start = matches!(step.kind, StepKind::Start { .. });
+            if (ix == 0) == is_start {
+                continue;
+            }
+            let message = if is_start {
+                "`start` comes once, as the first step".to_owned()
+            } else {
+                format!("scenario `{name}` does not begin with `start`")
+            };
+            self.error(
+                codes::ORDER,
+                step.pos,
+                message,
+                "begin the steps with `start:`",
+            );
+        }
     }
 
     /// Records a problem.

@@ -80,14 +80,10 @@ fn read_kind(
     value: &Node,
     entries: &[(Node, Node)],
 ) -> Option<StepKind> {
-    let opt_text = |reader: &mut Reader<'_>, key: &str| match get(entries, key) {
-        Some(node) => reader.text(node, &format!("`{key}`")).map(Some),
-        None => Some(None),
-    };
     Some(match kind {
         "start" => StepKind::Start {
             vars: reader.vars(value, "`start` (the start variables)")?,
-            initiator: opt_text(reader, "initiator")?,
+            initiator: optional_text(reader, entries, "initiator")?,
         },
         "complete" => complete(reader, value, entries)?,
         "send" => send(reader, value, entries)?,
@@ -99,21 +95,7 @@ fn read_kind(
             vars: reader.vars(value, "`retry` (the variables to set)")?,
         },
         "cancel" => StepKind::Cancel,
-        "expect_wait" => {
-            let node = waiting_node(reader, value)?;
-            let wait = opt_text(reader, "for")?;
-            if let Some(wait) = wait.as_deref().filter(|wait| !WAITS.contains(wait)) {
-                let message = format!("`for: {wait}` is not a kind of wait");
-                let help = format!("write one of: {}", WAITS.join(", "));
-                reader.error(codes::SHAPE, value.pos, message, &help);
-            }
-            StepKind::ExpectWait {
-                node,
-                wait,
-                assignee: opt_text(reader, "assignee")?,
-                key: opt_text(reader, "key")?,
-            }
-        }
+        "expect_wait" => expect_wait(reader, value, entries)?,
         "expect_call" => StepKind::ExpectCall {
             node: calling_node(reader, value)?,
             input: get(entries, "input").map(Node::to_json),
@@ -124,9 +106,41 @@ fn read_kind(
         "expect_end" => expect_end(reader, value)?,
         _ => StepKind::ExpectIncident {
             node: reader.node_ref(value)?,
-            message: opt_text(reader, "message")?,
+            message: optional_text(reader, entries, "message")?,
         },
     })
+}
+
+fn expect_wait(
+    reader: &mut Reader<'_>,
+    value: &Node,
+    entries: &[(Node, Node)],
+) -> Option<StepKind> {
+    let node = waiting_node(reader, value)?;
+    let wait = optional_text(reader, entries, "for")?;
+    if let Some(wait) = wait.as_deref().filter(|wait| !WAITS.contains(wait)) {
+        let message = format!("`for: {wait}` is not a kind of wait");
+        let help = format!("write one of: {}", WAITS.join(", "));
+        reader.error(codes::SHAPE, value.pos, message, &help);
+    }
+    Some(StepKind::ExpectWait {
+        node,
+        wait,
+        assignee: optional_text(reader, entries, "assignee")?,
+        key: optional_text(reader, entries, "key")?,
+    })
+}
+
+/// The text under `key`, `Some(None)` when absent, `None` after a problem.
+fn optional_text(
+    reader: &mut Reader<'_>,
+    entries: &[(Node, Node)],
+    key: &str,
+) -> Option<Option<String>> {
+    match get(entries, key) {
+        Some(node) => reader.text(node, &format!("`{key}`")).map(Some),
+        None => Some(None),
+    }
 }
 
 fn complete(reader: &mut Reader<'_>, value: &Node, entries: &[(Node, Node)]) -> Option<StepKind> {
