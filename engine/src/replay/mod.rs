@@ -1,7 +1,7 @@
 //! Replay: feed an instance's recorded inputs through a schema again, in
 //! memory, on a virtual clock, and compare every decision.
 //!
-//! A history (read from an export, see [`file`]) is a list of steps: one
+//! A history (read from an export, see [`mod@file`]) is a list of steps: one
 //! input record (start, task completed, event, timer, timeout, retry,
 //! activity outcome, operator action) followed by the decisions the runtime
 //! made with it. [`replay`] applies each input with the clock and seed it was
