@@ -128,3 +128,23 @@ fn the_reference_lists_every_code() {
         );
     }
 }
+
+#[test]
+fn the_documented_examples_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for doc in ["docs/schema.md", "README.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).expect("the document exists");
+        let examples: Vec<&str> = text
+            .split("```yaml\n")
+            .skip(1)
+            .filter_map(|block| block.split("```").next())
+            .filter(|block| block.starts_with("process:"))
+            .collect();
+        assert!(!examples.is_empty(), "{doc} has no complete example");
+        for example in examples {
+            if let Err(diagnostics) = compile(doc, example) {
+                panic!("an example in {doc} is invalid: {diagnostics:#?}");
+            }
+        }
+    }
+}

@@ -582,6 +582,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn definitions_can_be_shared_between_workers() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<Definition>();
+        shareable::<crate::expr::Evaluator>();
+    }
+
+    #[test]
     fn every_type_name_round_trips() {
         for ty in VarType::ALL {
             assert_eq!(VarType::from_name(ty.name()), Some(ty));

@@ -61,19 +61,7 @@ pub(super) fn compile(schema: &Schema, source: &str, sink: &mut Sink) -> Option<
         .map(|decl| kinds::node(decl, &mut context))
         .collect();
 
-    let mut graph = DiGraph::with_capacity(compiled.len(), compiled.len() + 8);
-    for ix in 0..compiled.len() {
-        graph.add_node(ix);
-    }
-    for (source, node) in compiled.iter().enumerate() {
-        for (flow, target) in &node.flows {
-            graph.add_edge(
-                NodeIndex::new(source),
-                NodeIndex::new(*target),
-                flow.clone(),
-            );
-        }
-    }
+    let graph = flow_graph(&compiled);
     let plan = validate::Plan {
         schema,
         graph: &graph,
@@ -110,6 +98,22 @@ pub(super) fn compile(schema: &Schema, source: &str, sink: &mut Sink) -> Option<
         var_ix,
         node_ix: context.ids,
     })
+}
+
+/// The flows of every node as a graph whose node `i` is schema node `i`.
+fn flow_graph(compiled: &[Compiled]) -> DiGraph<NodeIx, Flow> {
+    let n_flows = compiled.iter().map(|c| c.flows.len()).sum();
+    let mut graph = DiGraph::with_capacity(compiled.len(), n_flows);
+    for ix in 0..compiled.len() {
+        graph.add_node(ix);
+    }
+    for (source, node) in compiled.iter().enumerate() {
+        for (flow, target) in &node.flows {
+            let (from, to) = (NodeIndex::new(source), NodeIndex::new(*target));
+            graph.add_edge(from, to, flow.clone());
+        }
+    }
+    graph
 }
 
 /// The SHA-256 of `text`, lower-case hex.

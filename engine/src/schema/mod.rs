@@ -1,9 +1,9 @@
 //! Schemas: YAML in, [`Definition`] or every problem out.
 //!
 //! [`compile`] runs the whole pipeline: [`yaml`] reads the text into a tree
-//! that keeps places, [`read`] turns it into the [`model`] while checking
+//! that keeps places, `read` turns it into the [`model`] while checking
 //! keys and shapes, the compiler resolves ids and variables and compiles
-//! expressions, and [`crate::validate`] checks the flow graph. Every step
+//! expressions, and `validate` checks the flow graph. Every step
 //! keeps going after a problem so that one run reports them all.
 //!
 //! Only this module knows YAML.

@@ -132,7 +132,17 @@ fn variable(name: Spanned<String>, decl: &Node, sink: &mut Sink) -> VarDecl {
             return variable;
         }
     };
-    for (key, key_node, value) in unique_entries(entries, &what, sink) {
+    variable_entries(&mut variable, entries, &what, sink);
+    if variable.ty.is_none() && !has_key(entries, "type") {
+        let message = format!("{what} has no `type`");
+        let help = "add `type:`, such as `type: string`";
+        sink.error(codes::MISSING_FIELD, decl.pos, message, help);
+    }
+    variable
+}
+
+fn variable_entries(variable: &mut VarDecl, entries: &[(Node, Node)], what: &str, sink: &mut Sink) {
+    for (key, key_node, value) in unique_entries(entries, what, sink) {
         match key.as_str() {
             "type" => variable.ty = fields::text(value, &format!("the type of {what}"), sink),
             "required" => {
@@ -151,16 +161,6 @@ fn variable(name: Spanned<String>, decl: &Node, sink: &mut Sink) -> VarDecl {
             ),
         }
     }
-    if variable.ty.is_none() && !entries.is_empty() && !has_key(entries, "type") {
-        let message = format!("{what} has no `type`");
-        sink.error(
-            codes::MISSING_FIELD,
-            decl.pos,
-            message,
-            "add `type:`, such as `type: string`",
-        );
-    }
-    variable
 }
 
 fn has_key(entries: &[(Node, Node)], key: &str) -> bool {
@@ -194,39 +194,8 @@ fn node(item: &Node, sink: &mut Sink) -> Option<NodeDecl> {
         return None;
     };
     let entries = unique_entries(entries, "this node", sink);
-    let mut decl = NodeDecl {
-        pos: item.pos,
-        id: None,
-        kind: None,
-        title: None,
-        fields: Vec::new(),
-    };
-    let mut kind_written = false;
-    for (key, _, value) in &entries {
-        match key.as_str() {
-            "id" => decl.id = fields::text(value, "`id`", sink),
-            "kind" => {
-                kind_written = true;
-                decl.kind = kind(value, sink);
-            }
-            _ => {}
-        }
-    }
+    let mut decl = header(item, &entries, sink);
     let what = format!("node `{}`", decl.name());
-    if decl.id.is_none() && !entries.iter().any(|(k, _, _)| k == "id") {
-        let message = format!("a `{}` node has no `id`", decl.kind_name());
-        sink.error(
-            codes::MISSING_FIELD,
-            item.pos,
-            message,
-            "add `id:` with a name unique in the schema",
-        );
-    }
-    if !kind_written {
-        let message = format!("{what} has no `kind`");
-        let help = format!("add `kind:`, one of: {}", NodeKind::NAMES.join(", "));
-        sink.error(codes::MISSING_FIELD, decl.at(), message, help);
-    }
     for (key, key_node, value) in entries {
         if COMMON_FIELDS.contains(&key.as_str()) {
             match key.as_str() {
@@ -241,6 +210,43 @@ fn node(item: &Node, sink: &mut Sink) -> Option<NodeDecl> {
         }
     }
     Some(decl)
+}
+
+/// A node with its `id` and `kind` read, reporting them when missing.
+fn header(item: &Node, entries: &[(String, &Node, &Node)], sink: &mut Sink) -> NodeDecl {
+    let mut decl = NodeDecl {
+        pos: item.pos,
+        id: None,
+        kind: None,
+        title: None,
+        fields: Vec::new(),
+    };
+    let mut kind_written = false;
+    for (key, _, value) in entries {
+        match key.as_str() {
+            "id" => decl.id = fields::text(value, "`id`", sink),
+            "kind" => {
+                kind_written = true;
+                decl.kind = kind(value, sink);
+            }
+            _ => {}
+        }
+    }
+    if decl.id.is_none() && !entries.iter().any(|(k, _, _)| k == "id") {
+        let message = format!("a `{}` node has no `id`", decl.kind_name());
+        sink.error(
+            codes::MISSING_FIELD,
+            item.pos,
+            message,
+            "add `id:` with a name unique in the schema",
+        );
+    }
+    if !kind_written {
+        let message = format!("{} has no `kind`", decl.label());
+        let help = format!("add `kind:`, one of: {}", NodeKind::NAMES.join(", "));
+        sink.error(codes::MISSING_FIELD, decl.at(), message, help);
+    }
+    decl
 }
 
 fn kind(value: &Node, sink: &mut Sink) -> Option<Spanned<&'static str>> {

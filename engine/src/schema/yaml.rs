@@ -213,17 +213,7 @@ impl Builder {
     fn on_event(&mut self, event: Event<'_>, span: Span) -> Result<bool, SyntaxError> {
         let pos = pos_of(span.start);
         match event {
-            Event::DocumentStart(_) => {
-                self.n_documents += 1;
-                if self.n_documents > 1 {
-                    let message = "a schema is one YAML document; remove this `---` and what \
-                                   follows, or put it in a file of its own";
-                    return Err(SyntaxError {
-                        message: message.into(),
-                        pos,
-                    });
-                }
-            }
+            Event::DocumentStart(_) => self.on_document(pos)?,
             Event::StreamEnd => return Ok(true),
             Event::Scalar(text, style, anchor, _) => {
                 let scalar = Self::scalar(text.into_owned(), style, span);
@@ -264,6 +254,19 @@ impl Builder {
             Event::Nothing | Event::StreamStart | Event::DocumentEnd => {}
         }
         Ok(false)
+    }
+
+    fn on_document(&mut self, pos: Pos) -> Result<(), SyntaxError> {
+        self.n_documents += 1;
+        if self.n_documents > 1 {
+            let message = "a schema is one YAML document; remove this `---` and what follows, \
+                           or put it in a file of its own";
+            return Err(SyntaxError {
+                message: message.into(),
+                pos,
+            });
+        }
+        Ok(())
     }
 
     fn open(&mut self, pos: Pos) -> Result<(), SyntaxError> {

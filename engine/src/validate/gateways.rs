@@ -1,10 +1,11 @@
 //! Gateways that cannot dead-end: a gateway without `default` must have
 //! branches that provably cover every case.
 //!
-//! Two proofs are tried. When the conditions read only boolean variables
-//! (at most [`MAX_TRUTH_VARIABLES`]), every combination is evaluated. Else a
-//! pair of branches must be complements written plainly: `x` and `!x`,
-//! `a == b` and `a != b`, `a < b` and `a >= b`, `a > b` and `a <= b`.
+//! Two proofs are tried. The branches whose conditions read only boolean
+//! variables (at most [`MAX_TRUTH_VARIABLES`] in all) are evaluated for
+//! every combination of them. Else a pair of branches must be complements
+//! written plainly: `x` and `!x`, `a == b` and `a != b`, `a < b` and
+//! `a >= b`, `a > b` and `a <= b`.
 
 use serde_json::Value;
 
@@ -52,17 +53,25 @@ pub(super) fn check(plan: &Plan<'_>, sink: &mut Sink) {
 }
 
 /// Whether every combination of the boolean variables read makes some
-/// branch true.
+/// branch true, looking only at the branches that read nothing but booleans
+/// (if they cover every case, so do all the branches).
 fn covers_all(branches: &[Branch], variables: &[Variable], evaluator: &Evaluator) -> bool {
-    let mut read: Vec<usize> = branches
+    let boolean_only: Vec<&Branch> = branches
+        .iter()
+        .filter(|b| {
+            b.when
+                .reads()
+                .iter()
+                .all(|ix| variables[*ix].ty == VarType::Boolean)
+        })
+        .collect();
+    let mut read: Vec<usize> = boolean_only
         .iter()
         .flat_map(|b| b.when.reads().to_vec())
         .collect();
     read.sort_unstable();
     read.dedup();
-    if read.len() > MAX_TRUTH_VARIABLES
-        || read.iter().any(|ix| variables[*ix].ty != VarType::Boolean)
-    {
+    if boolean_only.is_empty() || read.len() > MAX_TRUTH_VARIABLES {
         return false;
     }
     let env = Env { now_ms: 0, seed: 0 };
@@ -71,7 +80,7 @@ fn covers_all(branches: &[Branch], variables: &[Variable], evaluator: &Evaluator
         for (bit, ix) in read.iter().enumerate() {
             vars[*ix] = Value::Bool(mask & (1 << bit) != 0);
         }
-        branches.iter().any(|branch| {
+        boolean_only.iter().any(|branch| {
             evaluator
                 .eval_over(&branch.when, variables, &vars, &env)
                 .is_ok_and(|value| value == Value::Bool(true))

@@ -187,9 +187,9 @@ impl Context<'_> {
                 );
                 None
             }
-            Err(error) => {
+            Err(_) => {
                 let message = format!(
-                    "{}: `{field}` is `{}`, which is not a duration: {error}",
+                    "{}: `{field}` is `{}`, which is not a duration",
                     decl.label(),
                     text.value
                 );
