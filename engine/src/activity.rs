@@ -5,9 +5,14 @@
 //! kind in a [`Registry`]. The engine calls an activity with an idempotency
 //! key made of instance, node and token, so that a retry after a crash
 //! repeats no effect.
+//!
+//! A [`Chore`] is work a worker does on every pass beside its jobs, such as
+//! a service deciding the requests that activities handed it; its answers
+//! reach instances as events in the inbox.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -76,10 +81,30 @@ pub trait Activity: Send + Sync {
     async fn execute(&self, call: Call) -> Result<Outcome, Error>;
 }
 
-/// Activities by node kind.
+/// Work a worker does on every pass, beside its jobs and calls.
+#[async_trait]
+pub trait Chore: Send + Sync {
+    /// A short name for logs, such as `certificate service`.
+    fn name(&self) -> &str;
+
+    /// Does the work that is due at `now_ms` (the engine's clock) and
+    /// returns how many items it finished; 0 means there was nothing to do,
+    /// so that a worker run until idle stops.
+    async fn run(&self, now_ms: i64) -> Result<usize, Error>;
+}
+
+/// A chore and whether its last run failed (so that a failure is logged
+/// once, not on every pass).
+struct ChoreSlot {
+    chore: Arc<dyn Chore>,
+    failing: AtomicBool,
+}
+
+/// Activities by node kind, and the chores workers run.
 #[derive(Clone, Default)]
 pub struct Registry {
     by_kind: HashMap<String, Arc<dyn Activity>>,
+    chores: Vec<Arc<ChoreSlot>>,
 }
 
 impl Registry {
@@ -97,12 +122,48 @@ impl Registry {
     pub fn get(&self, kind: &str) -> Option<&Arc<dyn Activity>> {
         self.by_kind.get(kind)
     }
+
+    /// Adds a chore that every pass of a worker runs.
+    pub fn add_chore(&mut self, chore: Arc<dyn Chore>) {
+        self.chores.push(Arc::new(ChoreSlot {
+            chore,
+            failing: AtomicBool::new(false),
+        }));
+    }
+
+    /// Runs every chore once at `now_ms` and returns how many items they
+    /// finished. A failing chore is logged (once until it recovers) and
+    /// counts as idle, so that it cannot stop the work on instances.
+    pub async fn run_chores(&self, now_ms: i64) -> usize {
+        let mut n_done = 0;
+        for slot in &self.chores {
+            let name = slot.chore.name();
+            match slot.chore.run(now_ms).await {
+                Ok(done) => {
+                    if slot.failing.swap(false, Ordering::Relaxed) {
+                        tracing::info!(chore = name, "chore recovered");
+                    }
+                    n_done += done;
+                }
+                Err(error) => {
+                    if !slot.failing.swap(true, Ordering::Relaxed) {
+                        tracing::error!(chore = name, "chore failed: {error}");
+                    }
+                }
+            }
+        }
+        n_done
+    }
 }
 
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut kinds: Vec<_> = self.by_kind.keys().collect();
         kinds.sort();
-        f.debug_struct("Registry").field("kinds", &kinds).finish()
+        let chores: Vec<&str> = self.chores.iter().map(|slot| slot.chore.name()).collect();
+        f.debug_struct("Registry")
+            .field("kinds", &kinds)
+            .field("chores", &chores)
+            .finish()
     }
 }

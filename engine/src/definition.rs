@@ -434,6 +434,8 @@ pub enum NodeKind {
         request: VarIx,
         /// The variable that receives the certificate.
         output: Option<VarIx>,
+        /// The `string` variable that receives the reason of a rejection.
+        reason: Option<VarIx>,
         /// Where the token goes when the request is rejected.
         on_rejected: Option<NodeIx>,
         /// Where the token goes once issued.

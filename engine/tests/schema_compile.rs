@@ -16,7 +16,7 @@ fn ses_issuance_compiles_to_the_expected_definition() {
     assert_eq!(def.process, "ses-issuance");
     assert_eq!(def.version, 1);
     assert_eq!(def.digest.len(), 64);
-    assert_eq!(def.variables.len(), 6);
+    assert_eq!(def.variables.len(), 8);
     let employee = def.var("employee").expect("declared");
     assert_eq!(def.variables[employee].ty, VarType::User);
     assert!(def.variables[employee].required);

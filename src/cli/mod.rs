@@ -8,6 +8,7 @@ mod graph;
 mod replay;
 mod runtime;
 mod ses;
+mod signing;
 mod test;
 mod validate;
 

@@ -150,6 +150,12 @@ impl<'e> Batch<'e> {
         Ok(self.instances[ix].def.clone())
     }
 
+    /// The variables of instance `id` as this batch holds them, once loaded.
+    pub(crate) fn vars_of(&self, id: &str) -> Option<&[serde_json::Value]> {
+        let ix = self.index.get(id)?;
+        Some(&self.instances[*ix].state.vars)
+    }
+
     /// Loads instance `id` into the batch unless it is there already.
     async fn load<C: ConnectionTrait>(&mut self, conn: &C, id: &str) -> Result<usize, Error> {
         if let Some(ix) = self.index.get(id) {

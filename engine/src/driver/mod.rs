@@ -11,6 +11,7 @@
 
 mod batch;
 mod clock;
+mod confirm;
 mod ops;
 mod query;
 
@@ -101,6 +102,15 @@ pub enum Error {
     /// The runtime refused the input.
     #[error(transparent)]
     Runtime(#[from] runtime::Error),
+    /// The activity that confirms completions of the task's kind refused
+    /// this one, or could not be reached.
+    #[error("task `{task}` cannot be completed: {error}")]
+    Refused {
+        /// The task id.
+        task: String,
+        /// Why.
+        error: crate::activity::Error,
+    },
     /// Another writer changed the instance first; the change is retried.
     #[error("instance `{0}` was changed by another writer")]
     Conflict(String),
@@ -145,6 +155,10 @@ impl Error {
                 | Error::NotFound { .. }
                 | Error::Input(_)
                 | Error::Runtime(runtime::Error::Input(_) | runtime::Error::Finished(_))
+                | Error::Refused {
+                    error: crate::activity::Error::Failed { .. },
+                    ..
+                }
         )
     }
 

@@ -180,7 +180,9 @@ impl Engine {
     }
 
     /// Completes task `task` with form data (by variable name); `rejected`
-    /// refuses a signing. The instance runs on at once.
+    /// refuses a signing. A task whose kind has a registered activity (a
+    /// `sign` task where a signing module is plugged in) completes only with
+    /// what that activity confirms. The instance runs on at once.
     pub async fn complete(
         &self,
         task: &str,
@@ -256,6 +258,14 @@ impl Engine {
         let data = match typed(&def, vars) {
             Ok(data) => data,
             Err(error) => return Ok(Err(error)),
+        };
+        let data = if *rejected {
+            data
+        } else {
+            match self.confirm(batch, row, &def, data).await {
+                Ok(data) => data,
+                Err(error) => return Ok(Err(error)),
+            }
         };
         let input = Input::Complete {
             token: u64::try_from(row.token_id).unwrap_or_default(),

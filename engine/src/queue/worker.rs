@@ -1,5 +1,6 @@
-//! The worker loop: timers, timeouts, retries, activity calls and kept
-//! event deliveries, polled until shutdown or until nothing is due.
+//! The worker loop: timers, timeouts, retries, activity calls, the
+//! registered chores and kept event deliveries, polled until shutdown or
+//! until nothing is due.
 
 use std::future::Future;
 use std::time::Duration;
@@ -13,6 +14,8 @@ pub struct Tick {
     pub jobs: usize,
     /// Activity calls made.
     pub calls: usize,
+    /// Items the registered chores finished.
+    pub chores: usize,
     /// Kept events delivered by the sweep.
     pub deliveries: usize,
 }
@@ -20,25 +23,34 @@ pub struct Tick {
 impl Tick {
     /// Whether the pass found nothing to do.
     pub fn is_idle(&self) -> bool {
-        self.jobs + self.calls + self.deliveries == 0
+        self.jobs + self.calls + self.chores + self.deliveries == 0
     }
 
     fn add(&mut self, other: Tick) {
         self.jobs += other.jobs;
         self.calls += other.calls;
+        self.chores += other.chores;
         self.deliveries += other.deliveries;
     }
 }
 
 impl Engine {
-    /// One pass: due jobs, due calls, and (when `sweep`) kept events.
+    /// One pass: due jobs, due calls, the chores, and (when `sweep`, or
+    /// when a chore did something) kept events.
     pub async fn tick(&self, sweep: bool) -> Result<Tick, Error> {
         let jobs = self.run_due_jobs().await?;
         let calls = self.run_due_calls().await?;
-        let deliveries = if sweep { self.sweep_events().await? } else { 0 };
+        let chores = self.registry().run_chores(self.now_ms()).await;
+        // chores answer through the inbox: what they did is delivered now
+        let deliveries = if sweep || chores > 0 {
+            self.sweep_events().await?
+        } else {
+            0
+        };
         Ok(Tick {
             jobs,
             calls,
+            chores,
             deliveries,
         })
     }
@@ -104,7 +116,7 @@ pub async fn run(
         }
     }
     tracing::info!(worker_id = %engine.config().worker_id, jobs = total.jobs,
-        calls = total.calls, deliveries = total.deliveries, "worker down");
+        calls = total.calls, chores = total.chores, deliveries = total.deliveries, "worker down");
     Ok(total)
 }
 

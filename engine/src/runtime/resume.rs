@@ -181,6 +181,7 @@ impl Run<'_, '_> {
             NodeKind::Receive { output, next, .. } => self.take_output(id, *output, payload, *next),
             NodeKind::ExpectSignatureIssuing {
                 output,
+                reason: reason_var,
                 on_rejected,
                 next,
                 ..
@@ -190,6 +191,9 @@ impl Run<'_, '_> {
                         .get("reason")
                         .and_then(Value::as_str)
                         .unwrap_or("no reason given");
+                    if let Some(ix) = reason_var {
+                        self.state.vars[*ix] = Value::String(reason.to_owned());
+                    }
                     match on_rejected {
                         Some(path) => self.advance(id, *path),
                         None => self.fail(id, format!("the request was rejected: {reason}")),

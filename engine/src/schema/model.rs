@@ -136,6 +136,7 @@ pub fn fields_of(kind: &str) -> &'static [&'static str] {
         "expect_signature_issuing" => &[
             "request",
             "output",
+            "reason",
             "next",
             "on_rejected",
             "timeout",

@@ -184,9 +184,15 @@ pub async fn run(db: &str, command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Opens the engine at `db` with the registered activities.
+/// Opens the engine at `db` with the SES module's activities and chores
+/// (and the loopback activity where its variable is set).
 async fn open(db: &str, config: Config) -> anyhow::Result<Engine> {
-    Ok(Engine::open(db, registry(), config).await?)
+    let conn = sesflow_engine::store::open(db)
+        .await
+        .map_err(Error::Store)?;
+    let mut registry = crate::cli::signing::registry(&conn).await?;
+    worker::add_loopback(&mut registry);
+    Ok(Engine::new(conn, registry, config))
 }
 
 /// Prints `value` as pretty JSON on stdout.

@@ -46,13 +46,19 @@ pub struct RunArgs {
 /// appended to FILE.calls, so that tests can see calls repeated after a crash.
 pub fn registry() -> Registry {
     let mut registry = Registry::new();
+    add_loopback(&mut registry);
+    registry
+}
+
+/// Serves `signature_issuing_request` by the loopback activity when
+/// `SESFLOW_LOOPBACK_ACTIVITY` is set (see [`registry`]).
+pub fn add_loopback(registry: &mut Registry) {
     if let Some(path) = std::env::var_os(LOOPBACK_ENV) {
         match Loopback::open(PathBuf::from(path)) {
             Ok(loopback) => registry.register("signature_issuing_request", Arc::new(loopback)),
             Err(error) => tracing::error!("loopback activity not served: {error:#}"),
         }
     }
-    registry
 }
 
 pub(super) async fn run(db: &str, args: RunArgs) -> anyhow::Result<()> {
@@ -65,15 +71,15 @@ pub(super) async fn run(db: &str, args: RunArgs) -> anyhow::Result<()> {
     if args.until_idle {
         let done = engine.run_until_idle().await?;
         eprintln!(
-            "idle: {} jobs, {} calls, {} deliveries",
-            done.jobs, done.calls, done.deliveries
+            "idle: {} jobs, {} calls, {} chore items, {} deliveries",
+            done.jobs, done.calls, done.chores, done.deliveries
         );
         return Ok(());
     }
     let done = queue::run(&engine, args.poll.into(), args.sweep.into(), shutdown()).await?;
     eprintln!(
-        "stopped: {} jobs, {} calls, {} deliveries",
-        done.jobs, done.calls, done.deliveries
+        "stopped: {} jobs, {} calls, {} chore items, {} deliveries",
+        done.jobs, done.calls, done.chores, done.deliveries
     );
     Ok(())
 }

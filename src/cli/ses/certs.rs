@@ -179,44 +179,8 @@ pub async fn run(db: &str, args: CertsArgs) -> anyhow::Result<ExitCode> {
                 login,
                 replace,
                 key,
-            } => {
-                let request = Request {
-                    key: key.unwrap_or_else(|| format!("operator/{}", uuid::Uuid::now_v7())),
-                    login,
-                    full_name: None,
-                    email: None,
-                    phone: None,
-                    replace,
-                    origin: Origin::Operator,
-                };
-                let id = service.submit(&request, now()).await?;
-                for decision in service.process_pending(now()).await? {
-                    if decision_id(&decision) == id {
-                        print_decision(&decision);
-                        return Ok(exit_of(&decision));
-                    }
-                }
-                print_decision(&Decision::Pending { request_id: id });
-            }
-            CertsCommand::Requests { output } => {
-                let pending = service.pending().await?;
-                let views: Vec<serde_json::Value> = pending
-                    .iter()
-                    .map(|r| {
-                        serde_json::json!({
-                            "id": r.id, "login": r.login, "full_name": r.full_name,
-                            "email": r.email, "phone": r.phone, "replace": r.replace,
-                            "origin": r.origin,
-                        })
-                    })
-                    .collect();
-                output.print(&views, |_| {
-                    pending
-                        .iter()
-                        .map(|r| format!("{}\t{}\t{}\n", r.id, r.login, r.origin))
-                        .collect()
-                });
-            }
+            } => return request(service, login, replace, key).await,
+            CertsCommand::Requests { output } => requests(service, output).await?,
             CertsCommand::Process => {
                 for decision in service.process_pending(now()).await? {
                     print_decision(&decision);
@@ -256,4 +220,51 @@ pub fn emit(out: Option<PathBuf>, text: &str) -> Result<(), certs::Error> {
             Ok(())
         }
     }
+}
+
+async fn request(
+    service: &certs::Service,
+    login: String,
+    replace: bool,
+    key: Option<String>,
+) -> Result<ExitCode, certs::Error> {
+    let request = Request {
+        key: key.unwrap_or_else(|| format!("operator/{}", uuid::Uuid::now_v7())),
+        login,
+        full_name: None,
+        email: None,
+        phone: None,
+        replace,
+        origin: Origin::Operator,
+    };
+    let id = service.submit(&request, now()).await?;
+    for decision in service.process_pending(now()).await? {
+        if decision_id(&decision) == id {
+            print_decision(&decision);
+            return Ok(exit_of(&decision));
+        }
+    }
+    print_decision(&Decision::Pending { request_id: id });
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn requests(service: &certs::Service, output: Output) -> Result<(), certs::Error> {
+    let pending = service.pending().await?;
+    let views: Vec<serde_json::Value> = pending
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id, "login": r.login, "full_name": r.full_name,
+                "email": r.email, "phone": r.phone, "replace": r.replace,
+                "origin": r.origin,
+            })
+        })
+        .collect();
+    output.print(&views, |_| {
+        pending
+            .iter()
+            .map(|r| format!("{}\t{}\t{}\n", r.id, r.login, r.origin))
+            .collect()
+    });
+    Ok(())
 }

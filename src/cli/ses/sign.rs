@@ -1,30 +1,41 @@
 //! `sesflow sign`: sign a file or an app item.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use sesflow_activities::ses::{Document, Record, Ses, Step, NOTICE};
+use sesflow_activities::ses::{CodeSent, Document, Record, Ses, Step, NOTICE};
 use zeroize::Zeroizing;
 
 use super::{finish, now, open, prompt_hidden, read_password, show_time, write_atomic, Output};
 
-/// Sign a file or an app item with your SES certificate.
+/// Sign a file or an app item with your SES certificate, or the document
+/// of a signing task of a process (`--task`).
 #[derive(Debug, Args)]
 pub struct SignArgs {
-    /// The signer's login.
-    #[arg(long)]
-    pub user: String,
+    /// The signer's login (with --task: the task's assignee by default).
+    #[arg(long, required_unless_present = "task")]
+    pub user: Option<String>,
     /// The file to sign.
     #[arg(
         long,
-        conflicts_with = "app_item",
-        required_unless_present = "app_item"
+        conflicts_with_all = ["app_item", "task"],
+        required_unless_present_any = ["app_item", "task"]
     )]
     pub file: Option<PathBuf>,
     /// The app item to sign, as APP/ID.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "task")]
     pub app_item: Option<String>,
+    /// The signing task (from `sesflow tasks`) whose document to sign; the
+    /// task completes with the signature.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Refuse to sign the task's document instead (needs --comment).
+    #[arg(long, requires_all = ["task", "comment"])]
+    pub reject: bool,
+    /// Why the task's document is not signed.
+    #[arg(long, requires = "reject")]
+    pub comment: Option<String>,
     /// Read the password from the first line of stdin.
     #[arg(long)]
     pub password_stdin: bool,
@@ -72,26 +83,32 @@ pub async fn document(
     }
 }
 
+/// Asks for the code that was just sent, on the terminal.
+pub fn prompt_code(sent: &CodeSent) -> sesflow_activities::Result<Zeroizing<String>> {
+    eprintln!("a code was sent to {}", sent.to.join(", "));
+    prompt_hidden("Code: ").map_err(|e| sesflow_activities::Error::Io {
+        path: "the terminal".into(),
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
 /// Runs `sesflow sign`.
 pub async fn run(db: &str, args: SignArgs) -> anyhow::Result<ExitCode> {
+    if args.task.is_some() {
+        return crate::cli::signing::sign_task(db, args).await;
+    }
+    let user = args.user.clone().unwrap_or_default();
     let ses = open(db).await?;
     let password = read_password(args.password_stdin)?;
     let interactive = !args.password_stdin && args.code.is_none();
     let result = async {
         let document = document(&ses, args.file.as_ref(), args.app_item.as_deref()).await?;
         let code = args.code.as_deref();
-        let mut step = ses
-            .sign(&args.user, &password, &document, code, now())
-            .await?;
+        let mut step = ses.sign(&user, &password, &document, code, now()).await?;
         if let (Step::CodeSent(sent), true) = (&step, interactive) {
-            eprintln!("a code was sent to {}", sent.to.join(", "));
-            let code: Zeroizing<String> =
-                prompt_hidden("Code: ").map_err(|e| sesflow_activities::Error::Io {
-                    path: "the terminal".into(),
-                    source: std::io::Error::other(e.to_string()),
-                })?;
+            let code = prompt_code(sent)?;
             step = ses
-                .sign(&args.user, &password, &document, Some(&code), now())
+                .sign(&user, &password, &document, Some(&code), now())
                 .await?;
         }
         Ok(step)
@@ -101,38 +118,46 @@ pub async fn run(db: &str, args: SignArgs) -> anyhow::Result<ExitCode> {
         Err(error) => return finish(Err(error)),
     };
     match step {
-        Step::CodeSent(sent) => {
-            args.output.print(&sent, |s| {
-                format!(
-                    "a code was sent to {}; it expires at {}. Run the same command again with \
-                     --code CODE.\nnote: {NOTICE}\n",
-                    s.to.join(", "),
-                    show_time(s.expires_at)
-                )
-            });
-            Ok(ExitCode::SUCCESS)
-        }
+        Step::CodeSent(sent) => print_code_sent(&args.output, &sent),
         Step::Signed(record) => {
             let out = args.out.unwrap_or_else(|| default_out(&args.file, &record));
             write_atomic(&out, &record.to_file())?;
-            args.output.print(&*record, |r| {
-                format!(
-                    "signed {} as {} ({}) with certificate {} at {}\nsignature file: {}\n\
-                     note: {NOTICE}\n",
-                    r.target,
-                    r.signer.full_name,
-                    r.signer.login,
-                    r.serial,
-                    r.signed_at,
-                    out.display()
-                )
-            });
-            Ok(ExitCode::SUCCESS)
+            print_signed(&args.output, &record, &out);
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
-fn default_out(file: &Option<PathBuf>, record: &Record) -> PathBuf {
+/// Prints that a code was sent and how to go on.
+pub fn print_code_sent(output: &Output, sent: &CodeSent) {
+    output.print(sent, |s| {
+        format!(
+            "a code was sent to {}; it expires at {}. Run the same command again with \
+             --code CODE.\nnote: {NOTICE}\n",
+            s.to.join(", "),
+            show_time(s.expires_at)
+        )
+    });
+}
+
+/// Prints a signature record and where its file went.
+pub fn print_signed(output: &Output, record: &Record, out: &Path) {
+    output.print(record, |r| {
+        format!(
+            "signed {} as {} ({}) with certificate {} at {}\nsignature file: {}\n\
+             note: {NOTICE}\n",
+            r.target,
+            r.signer.full_name,
+            r.signer.login,
+            r.serial,
+            r.signed_at,
+            out.display()
+        )
+    });
+}
+
+/// Where a signature file goes by default: PATH.sig, or APP-ID-vVERSION.sig.
+pub fn default_out(file: &Option<PathBuf>, record: &Record) -> PathBuf {
     use sesflow_activities::ses::Target;
     match (file, &record.target) {
         (Some(path), _) => {

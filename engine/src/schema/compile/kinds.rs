@@ -362,11 +362,16 @@ fn expect_issuing(
     let request = required_var(decl, "request", &[VarType::String], cx);
     let types = [VarType::Certificate, VarType::Object];
     let output = optional(decl.field("output").map(|_| cx.var(decl, "output", &types)));
+    let reason = optional(
+        decl.field("reason")
+            .map(|_| cx.var(decl, "reason", &[VarType::String])),
+    );
     let on_rejected = on_rejected(decl, cx, flows);
     let next = push(flows, cx.next(decl));
     Some(NodeKind::ExpectSignatureIssuing {
         request: request?,
         output: output?,
+        reason: reason?,
         on_rejected: on_rejected?,
         next: next?,
     })
