@@ -51,7 +51,7 @@ pub enum Command {
     Outbox(ses::outbox::OutboxArgs),
     /// Versioned app items.
     Apps(ses::apps::AppsArgs),
-    /// Sign a file or an app item with an SES.
+    /// Sign a file, an app item or a signing task of a process with an SES.
     Sign(ses::sign::SignArgs),
     /// Verify an SES signature file.
     Verify(ses::verify::VerifyArgs),

@@ -130,7 +130,8 @@ pub enum Command {
         /// The instance id.
         instance: String,
     },
-    /// Run the worker: timers, timeouts, activity calls, retries, deliveries.
+    /// Run the worker: timers, timeouts, activity calls, retries, the
+    /// certificate service, deliveries.
     Run(worker::RunArgs),
     /// Measure the runtime on a fresh SQLite file; one JSON line per workload.
     Bench(bench::BenchArgs),
