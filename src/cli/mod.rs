@@ -5,9 +5,11 @@
 //! command.
 
 mod graph;
+mod replay;
 mod runtime;
 mod ses;
 mod signing;
+mod test;
 mod validate;
 
 use std::process::ExitCode;
@@ -61,6 +63,10 @@ pub enum Command {
     Signatures(ses::signatures::SignaturesArgs),
     /// The SES module's audit log.
     Audit(ses::audit::AuditArgs),
+    /// Replay exported histories against a schema; report the first divergence.
+    Replay(replay::Args),
+    /// Run scenario files (`NAME.test.yaml`) in memory and report each step.
+    Test(test::Args),
 }
 
 /// Sets up tracing on stderr at the level `verbose` asks for.
@@ -97,5 +103,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => ses::verify::run(db, args).await,
         Command::Signatures(args) => ses::signatures::run(db, args).await,
         Command::Audit(args) => ses::audit::run(db, args).await,
+        Command::Replay(args) => replay::run(args),
+        Command::Test(args) => test::run(args),
     }
 }

@@ -42,7 +42,14 @@ pub(super) async fn run(db: &str, command: Command) -> anyhow::Result<()> {
             print_instances(&rows, format)
         }
         Command::Show { instance, format } => show(&engine, &instance, format).await,
-        Command::History { instance, format } => history(&engine, &instance, format).await,
+        Command::History {
+            instance,
+            format,
+            export,
+        } => match export {
+            Some(file) => crate::cli::replay::export(&engine, &instance, &file).await,
+            None => history(&engine, &instance, format).await,
+        },
         Command::Tasks { assignee, format } => {
             let tasks = engine.tasks(assignee.as_deref()).await?;
             print_tasks(&tasks, format)

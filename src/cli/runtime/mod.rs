@@ -81,6 +81,9 @@ pub enum Command {
         /// Output format (json: one record per line, see docs/history.md).
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// Write the history and its schema to FILE as JSON lines, for `sesflow replay`.
+        #[arg(long, value_name = "FILE")]
+        export: Option<PathBuf>,
     },
     /// List open tasks.
     Tasks {
