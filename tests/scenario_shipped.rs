@@ -31,11 +31,6 @@ fn schemas(dir: &str) -> Vec<PathBuf> {
 
 /// Flows that no scenario can take today, with why.
 ///
-/// FIXME: a signing cannot fail in the runtime yet (no input fails a token
-/// waiting on a `sign` node, and its assignee is a required user), so the
-/// `on_error` of contract.yaml's `sign` is never taken. When signing
-/// failures reach the engine, add a scenario for it and empty this list.
-const UNREACHABLE: [&str; 1] = ["contract.yaml: flow `sign` -> `declined` (on_error)"];
 
 #[test]
 fn every_shipped_schema_has_a_scenario_file() {
@@ -77,12 +72,7 @@ fn every_shipped_scenario_passes_and_reaches_every_node_and_flow() {
                         .map(|node| format!("{name}: node {}", node.id)),
                 )
                 .collect();
-            let expected: Vec<&str> = UNREACHABLE
-                .iter()
-                .copied()
-                .filter(|gap| gap.starts_with(&format!("{name}:")) && dir == "processes")
-                .collect();
-            assert_eq!(missing, expected, "{}", report.coverage);
+            assert!(missing.is_empty(), "{name}: {}", report.coverage);
         }
     }
 }
@@ -132,8 +122,8 @@ fn sesflow_test_runs_the_shipped_scenarios_with_coverage_and_junit() {
     assert!(xml.contains("name=\"the service does not answer within three days\""));
 }
 
-/// Checks the `--coverage` line of each shipped schema: full, but for the
-/// known gap of contract.yaml.
+/// Checks the `--coverage` line of each shipped schema: every node and flow
+/// reached.
 fn check_coverage_lines(stdout: &str) {
     for schema in schemas("processes") {
         let name = schema
@@ -145,11 +135,6 @@ fn check_coverage_lines(stdout: &str) {
             .lines()
             .find(|line| line.starts_with(&format!("coverage of {name}:")))
             .unwrap_or_else(|| panic!("no coverage of {name}: {stdout}"));
-        if name.ends_with("contract.yaml") {
-            assert!(line.ends_with("17 of 17 nodes, 21 of 22 flows"), "{line}");
-            assert!(stdout.contains("  flow `sign` -> `declined` (on_error) never taken\n"));
-        } else {
-            assert!(line.ends_with("; every node and flow reached"), "{line}");
-        }
+        assert!(line.ends_with("; every node and flow reached"), "{line}");
     }
 }
