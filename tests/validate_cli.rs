@@ -35,6 +35,43 @@ fn shipped_processes_are_valid() {
     }
 }
 
+/// `sesflow validate processes/*.yaml` also meets the scenario files beside
+/// the schemas: they are checked as scenario files, not refused as schemas.
+#[test]
+fn scenario_files_among_the_schemas_are_checked_as_scenarios() {
+    let output = sesflow(&[
+        "validate",
+        "processes/contract.yaml",
+        "processes/contract.test.yaml",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("processes/contract.yaml: valid\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "processes/contract.test.yaml: valid scenario file (run it with `sesflow test`)"
+        ),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let schema = dir.path().join("flow.yaml");
+    std::fs::copy("processes/contract.yaml", &schema).expect("copy schema");
+    let broken = dir.path().join("flow.test.yaml");
+    std::fs::write(&broken, "scenarios:\n  - name: nothing\n    stepz: []\n").expect("write");
+    let output = sesflow(&["validate", &broken.display().to_string()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.starts_with(&format!("{}:", broken.display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("error[T"), "{stdout}");
+}
+
 #[test]
 fn problems_print_place_code_message_and_help() {
     let file = "tests/schemas/invalid/e023-dangling-next.yaml";

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
+use sesflow_engine::scenario;
 use sesflow_engine::schema::{self, Diagnostic};
 
 /// Arguments of `sesflow validate`.
@@ -63,6 +64,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn check(path: &Path) -> Report {
+    if scenario::default_schema(path).is_some() {
+        return check_scenarios(path);
+    }
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
         Ok(source) => {
@@ -83,6 +87,38 @@ fn check(path: &Path) -> Report {
     }
 }
 
+/// A scenario file (`NAME.test.yaml`, as `sesflow test` runs them) found
+/// among the schemas is checked as a scenario file with its schema, not
+/// reported as a broken schema.
+fn check_scenarios(path: &Path) -> Report {
+    let file = path.display().to_string();
+    match scenario::load(path) {
+        Ok(_) => Report {
+            file,
+            valid: true,
+            error: None,
+            diagnostics: Vec::new(),
+        },
+        Err(scenario::Error::Invalid { problems, .. }) => Report {
+            file,
+            valid: false,
+            error: None,
+            diagnostics: problems,
+        },
+        Err(error @ scenario::Error::Io { .. }) => Report {
+            error: Some(format!(
+                "{error}: {}",
+                std::error::Error::source(&error)
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            )),
+            file,
+            valid: false,
+            diagnostics: Vec::new(),
+        },
+    }
+}
+
 fn print_text(reports: &[Report]) {
     let mut n_problems = 0;
     for report in reports {
@@ -95,7 +131,12 @@ fn print_text(reports: &[Report]) {
             println!("{diagnostic}");
         }
         n_problems += report.diagnostics.len();
-        if report.valid {
+        if report.valid && scenario::default_schema(Path::new(&report.file)).is_some() {
+            eprintln!(
+                "{}: valid scenario file (run it with `sesflow test`)",
+                report.file
+            );
+        } else if report.valid {
             eprintln!("{}: valid", report.file);
         }
     }
