@@ -228,7 +228,10 @@ pub struct Service {
 /// certificate's sealed key is byte for byte the one it was opened from;
 /// keys stay sealed at rest and are wiped from memory when dropped.
 #[derive(Clone, Default)]
-struct KeyCache(Arc<Mutex<HashMap<String, (Vec<u8>, SigningKey)>>>);
+struct KeyCache(Arc<Mutex<Opened>>);
+
+/// Opened keys by serial, each with the sealed bytes it was opened from.
+type Opened = HashMap<String, (Vec<u8>, SigningKey)>;
 
 /// How many opened keys the cache holds before it starts over.
 const KEY_CACHE_SIZE: usize = 1024;
