@@ -107,6 +107,11 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    let record: serde_json::Value = serde_json::from_slice(&fx.signature).expect("JSON");
+    c.bench_function("canonical json (signature record, RFC 8785)", |b| {
+        b.iter(|| sesflow_activities::canonical::to_vec(&record).expect("canonical"))
+    });
+
     // The whole signing as a user meets it: argon2id password check,
     // certificate lookup, record, and the database commit.
     let mut group = c.benchmark_group("ses end to end");

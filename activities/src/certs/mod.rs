@@ -13,6 +13,9 @@ pub mod issue;
 pub mod keys;
 pub mod revoke;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use chrono::{DateTime, Utc};
 use ed25519_dalek::pkcs8::DecodePrivateKey;
 use ed25519_dalek::SigningKey;
@@ -218,13 +221,58 @@ impl Info {
 pub struct Service {
     db: DatabaseConnection,
     keys: MasterKey,
+    opened: KeyCache,
+}
+
+/// Keys opened once, by certificate serial. An entry is used only while the
+/// certificate's sealed key is byte for byte the one it was opened from;
+/// keys stay sealed at rest and are wiped from memory when dropped.
+#[derive(Clone, Default)]
+struct KeyCache(Arc<Mutex<Opened>>);
+
+/// Opened keys by serial, each with the sealed bytes it was opened from.
+type Opened = HashMap<String, (Vec<u8>, SigningKey)>;
+
+/// How many opened keys the cache holds before it starts over.
+const KEY_CACHE_SIZE: usize = 1024;
+
+impl std::fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyCache")
+    }
+}
+
+impl KeyCache {
+    fn get(&self, cert: &Certificate) -> Option<SigningKey> {
+        let cache = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (sealed, key) = cache.get(&cert.serial)?;
+        (*sealed == cert.key).then(|| key.clone())
+    }
+
+    fn put(&self, cert: &Certificate, key: &SigningKey) {
+        let mut cache = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.len() >= KEY_CACHE_SIZE {
+            cache.clear();
+        }
+        cache.insert(cert.serial.clone(), (cert.key.clone(), key.clone()));
+    }
 }
 
 impl Service {
     /// The service over `db` (migrated by [`crate::store::migrate`]) with
     /// the master key `keys`.
     pub fn new(db: DatabaseConnection, keys: MasterKey) -> Self {
-        Self { db, keys }
+        Self {
+            db,
+            keys,
+            opened: KeyCache::default(),
+        }
     }
 
     /// The database.
@@ -338,12 +386,18 @@ impl Service {
         Ok(issue::valid_certificate(&self.db, login, now).await?)
     }
 
-    /// The private key of `cert`, opened with the master key.
+    /// The private key of `cert`, opened with the master key on first use
+    /// and kept in memory (never stored unsealed) for the next signings.
     pub fn signing_key(&self, cert: &Certificate) -> Result<SigningKey, Error> {
+        if let Some(key) = self.opened.get(cert) {
+            return Ok(key);
+        }
         let der = self
             .keys
             .open(&key_context(&cert.serial), &cert.key_id, &cert.key)?;
-        SigningKey::from_pkcs8_der(&der).map_err(|e| Error::X509(e.to_string()))
+        let key = SigningKey::from_pkcs8_der(&der).map_err(|e| Error::X509(e.to_string()))?;
+        self.opened.put(cert, &key);
+        Ok(key)
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Mutex, OnceLock};
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -265,6 +266,7 @@ fn outcome<T>(report: &mut Report, name: &str, result: Result<T, Failure>) -> Re
 }
 
 /// What the checks need of the signer's certificate.
+#[derive(Clone)]
 struct Leaf {
     serial: String,
     key: VerifyingKey,
@@ -284,7 +286,39 @@ fn certificate_der(pem: &str) -> Result<Vec<u8>, Failure> {
         })
 }
 
+/// Chains checked before, by the exact bytes of (CA, certificate): a pair
+/// seen again needs no parsing and no CA signature check. Only successes
+/// are kept; any other byte string is checked in full.
+type Chains = Mutex<HashMap<(Vec<u8>, Vec<u8>), Leaf>>;
+
+/// How many checked chains are kept before the memo starts over.
+const CHAIN_MEMO_SIZE: usize = 4096;
+
 fn chain(cert_der: &[u8], ca_der: &[u8]) -> Result<Leaf, Failure> {
+    static CHECKED: OnceLock<Chains> = OnceLock::new();
+    let checked = CHECKED.get_or_init(Default::default);
+    let key = (ca_der.to_vec(), cert_der.to_vec());
+    let memo = |chains: &Chains| {
+        let chains = chains
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        chains.get(&key).cloned()
+    };
+    if let Some(leaf) = memo(checked) {
+        return Ok(leaf);
+    }
+    let leaf = check_chain(cert_der, ca_der)?;
+    let mut chains = checked
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if chains.len() >= CHAIN_MEMO_SIZE {
+        chains.clear();
+    }
+    chains.insert(key, leaf.clone());
+    Ok(leaf)
+}
+
+fn check_chain(cert_der: &[u8], ca_der: &[u8]) -> Result<Leaf, Failure> {
     let garbled = |what: &str| Failure::Garbled {
         detail: format!("{what} cannot be parsed"),
     };

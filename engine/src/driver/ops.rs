@@ -225,10 +225,13 @@ impl Engine {
             })
             .await?;
         changed.iter().for_each(Changed::log);
-        let status_of = |id: &str| changed.iter().find(|c| c.id == id).map(|c| c.status);
+        let status: HashMap<&str, Status> =
+            changed.iter().map(|c| (c.id.as_str(), c.status)).collect();
         Ok(results
             .into_iter()
-            .map(|result| result.map(|id| status_of(&id).unwrap_or(Status::Active)))
+            .map(|result| {
+                result.map(|id| status.get(id.as_str()).copied().unwrap_or(Status::Active))
+            })
             .collect())
     }
 

@@ -3,6 +3,7 @@
 //! measure.
 
 mod bench;
+mod bench_sign;
 mod instances;
 mod worker;
 
@@ -133,7 +134,8 @@ pub enum Command {
     /// Run the worker: timers, timeouts, activity calls, retries, the
     /// certificate service, deliveries.
     Run(worker::RunArgs),
-    /// Measure the runtime on a fresh SQLite file; one JSON line per workload.
+    /// Measure a workload (W1, W2, W3, W4, SIGN) on a fresh SQLite file; one
+    /// JSON line per run.
     Bench(bench::BenchArgs),
 }
 
@@ -163,7 +165,7 @@ pub enum EventsCommand {
 pub async fn run(db: &str, command: Command) -> anyhow::Result<ExitCode> {
     let result = match command {
         Command::Run(args) => worker::run(db, args).await,
-        Command::Bench(args) => bench::run(args).await,
+        Command::Bench(args) => bench::run(args, db).await,
         command => instances::run(db, command).await,
     };
     match result {

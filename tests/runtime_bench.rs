@@ -1,0 +1,103 @@
+//! `sesflow bench`: each workload prints one JSON line in the peers' shape,
+//! with every instance checked, on a fresh SQLite file in a folder the test
+//! owns (small N: figures come from release runs, not from tests).
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn bench(args: &[&str]) -> Value {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let output = Command::new(env!("CARGO_BIN_EXE_sesflow"))
+        .arg("bench")
+        .args(args)
+        .arg("--dir")
+        .arg(dir.path())
+        .env_remove("SESFLOW_DB")
+        .output()
+        .expect("sesflow runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "bench {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one JSON line: {stdout}");
+    let leftovers = std::fs::read_dir(dir.path()).expect("reads").count();
+    assert_eq!(leftovers, 0, "the fresh database is removed after the run");
+    serde_json::from_str(lines[0]).expect("a JSON line")
+}
+
+fn assert_peer_shape(line: &Value, workload: &str, n: u64, unit: &str) {
+    assert_eq!(line["peer"], "sesflow");
+    assert_eq!(line["workload"], workload);
+    assert_eq!(line["n"], n);
+    assert_eq!(line["verified"], true);
+    assert_eq!(line["rate_unit"], unit);
+    assert!(line["version"].as_str().is_some_and(|v| !v.is_empty()));
+    let (wall_s, rate) = (
+        line["wall_s"].as_f64().expect("wall_s"),
+        line["rate"].as_f64().expect("rate"),
+    );
+    assert!(wall_s > 0.0 && rate > 0.0, "{line}");
+    assert!((rate * wall_s - n as f64).abs() < 1e-6 * n as f64 + 1e-6 || workload == "SIGN");
+    assert!(line["peak_rss_mb"].as_f64().expect("peak_rss_mb") > 1.0);
+}
+
+#[test]
+fn straight_and_parallel_workloads_complete_every_instance() {
+    let w1 = bench(&["W1", "--n", "40", "--batch", "16"]);
+    assert_peer_shape(&w1, "W1", 40, "completed instances/s");
+    let w3 = bench(&["w3", "--n", "30"]);
+    assert_peer_shape(&w3, "W3", 30, "completed instances/s");
+}
+
+#[test]
+fn wait_and_resume_reports_memory_and_store_bytes() {
+    let w2 = bench(&["W2", "--n", "30", "--batch", "7"]);
+    assert_peer_shape(&w2, "W2", 30, "resumes/s");
+    assert!(w2["start_rate"].as_f64().expect("start_rate") > 0.0);
+    assert_eq!(w2["rss_samples"].as_array().expect("samples").len(), 10);
+    let bytes = w2["store_bytes_per_waiting_instance"]
+        .as_f64()
+        .expect("bytes");
+    assert!(
+        bytes > 50.0 && bytes < 20_000.0,
+        "{bytes} bytes per waiting instance"
+    );
+}
+
+#[test]
+fn stored_state_is_resumed_by_a_second_process() {
+    let w4 = bench(&["W4", "--n", "25", "--batch", "10"]);
+    assert_peer_shape(&w4, "W4", 25, "resumes/s from a fresh process");
+    assert!(w4["open_s"].as_f64().expect("open_s") > 0.0);
+    assert!(
+        w4["resume_process_peak_rss_mb"]
+            .as_f64()
+            .expect("child rss")
+            > 1.0
+    );
+    assert!(
+        w4["store_bytes_per_waiting_instance"]
+            .as_f64()
+            .expect("bytes")
+            > 50.0
+    );
+}
+
+#[test]
+fn sign_compares_the_module_with_raw_ed25519() {
+    let sign = bench(&["SIGN", "--n", "20"]);
+    assert_peer_shape(&sign, "SIGN", 20, "sign+verify pairs/s");
+    for field in [
+        "sign_rate",
+        "verify_rate",
+        "raw_sign_rate",
+        "raw_verify_rate",
+    ] {
+        assert!(sign[field].as_f64().expect(field) > 0.0, "{field}: {sign}");
+    }
+    assert_eq!(sign["with_password_n"], 20);
+}
