@@ -92,6 +92,7 @@ impl Ses {
         if !settings.enabled {
             return Err(Error::ModuleDisabled);
         }
+        self.certs().check_key().await?;
         let user = users::require(self.db(), login).await?;
         if let Err(error) = users::check_password(&user, password).await {
             let detail = serde_json::json!({});

@@ -28,7 +28,6 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use sesflow_activities::certs::keys::MasterKey;
 use sesflow_activities::ses::Ses;
 use zeroize::Zeroizing;
 
@@ -64,13 +63,14 @@ impl Output {
 }
 
 /// Opens the database at `url` (engine and SES migrations) and loads the
-/// master key.
+/// master key, refused when it is not the key the store's sealed keys are
+/// under.
 pub async fn open(url: &str) -> anyhow::Result<Ses> {
     let db = sesflow_engine::store::open(url).await?;
     sesflow_activities::store::migrate(&db)
         .await
         .with_context(|| format!("cannot migrate the SES tables of `{url}`"))?;
-    let keys = MasterKey::load()?;
+    let keys = sesflow_activities::certs::load_key(&db).await?;
     Ok(Ses::new(db, keys))
 }
 
