@@ -312,3 +312,41 @@ fn a_wrong_or_missing_master_key_is_refused_before_a_code_is_sent() {
     let signed = cli.sign(&["--file", "m2.txt"]);
     assert!(signed.contains("signed file m2.txt"), "{signed}");
 }
+
+#[test]
+fn an_unwritable_out_path_leaves_the_code_unused_and_nothing_signed() {
+    let cli = Cli::ready();
+    std::fs::write(cli.path("h.txt"), "a handover").expect("write");
+    let password = format!("{PASSWORD}\n");
+    let mut args = vec![
+        "sign",
+        "--user",
+        "ann",
+        "--file",
+        "h.txt",
+        "--password-stdin",
+    ];
+    cli.expect(0, &args, Some(&password));
+    let code = cli.code();
+    args.extend_from_slice(&["--code", &code]);
+    let mut bad = args.clone();
+    bad.extend_from_slice(&["--out", "/nonexistent/h.sig"]);
+    let refused = cli.run(&bad, Some(&password));
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("/nonexistent/h.sig"),
+        "{}",
+        text(&refused)
+    );
+    let listed = cli.expect(0, &["signatures"], None);
+    assert!(!listed.contains("h.txt"), "nothing was signed: {listed}");
+    let signed = cli.expect(0, &args, Some(&password));
+    assert!(signed.contains("signed file h.txt"), "{signed}");
+    assert!(Path::new(&cli.path("h.txt.sig")).exists());
+    let left: Vec<_> = std::fs::read_dir(cli.dir.path())
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+}
