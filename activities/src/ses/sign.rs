@@ -72,6 +72,7 @@ impl Ses {
         now: DateTime<Utc>,
     ) -> Result<Step> {
         let ready = self.ready(login, password, now).await?;
+        check_covered(self.db(), document).await?;
         if !ready.settings.two_factor {
             let txn = self.db().begin().await?;
             let record = self.record(&txn, &ready, document, "password", now).await?;
@@ -491,6 +492,28 @@ impl Ses {
         .await?;
         tracing::info!(signature_id = %record.id, serial = %record.serial, "document signed");
         Ok(record)
+    }
+}
+
+/// Refuses an app item version that has none of the fields the signature
+/// would cover.
+async fn check_covered<C: ConnectionTrait>(conn: &C, document: &Document) -> Result<()> {
+    let super::Target::AppItem {
+        app,
+        id,
+        version,
+        fields,
+    } = &document.target
+    else {
+        return Ok(());
+    };
+    let history = crate::apps::history(conn, app, id).await?;
+    match history.iter().find(|item| item.version == *version) {
+        Some(item) => crate::apps::check_covered(item, fields),
+        None => Err(Error::UnknownItem {
+            app: app.clone(),
+            id: id.clone(),
+        }),
     }
 }
 
