@@ -303,6 +303,7 @@ impl Ses {
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<Step> {
+        otp::check_form(code)?;
         let login = &ready.user.login;
         let request = self.request_for(login, document, now).await?;
         let current = code::Entity::find()
@@ -412,9 +413,7 @@ impl Ses {
         let stored = self.sign_request(&request.id).await?;
         tracing::warn!(sign_request_id = %request.id, attempts = stored.attempts, "wrong code");
         if stored.status == VOID {
-            return Ok(Error::Void {
-                attempts: stored.attempts as u32,
-            });
+            return Ok(void(&stored));
         }
         Ok(Error::WrongCode {
             remaining: (otp::MAX_ATTEMPTS - stored.attempts).max(0) as u32,
@@ -425,9 +424,7 @@ impl Ses {
     async fn closed(&self, id: &str) -> Result<Error> {
         let request = self.sign_request(id).await?;
         Ok(match request.status.as_str() {
-            VOID => Error::Void {
-                attempts: request.attempts as u32,
-            },
+            VOID => void(&request),
             SIGNED => Error::CodeUsed,
             _ => Error::CodeExpired,
         })
@@ -514,6 +511,14 @@ async fn check_covered<C: ConnectionTrait>(conn: &C, document: &Document) -> Res
             app: app.clone(),
             id: id.clone(),
         }),
+    }
+}
+
+/// The error of the void signing `request`, with when a new one may start.
+fn void(request: &sign_request::Model) -> Error {
+    Error::Void {
+        attempts: request.attempts as u32,
+        until: store::datetime(request.updated_at) + otp::lockout(),
     }
 }
 
