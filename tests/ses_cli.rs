@@ -18,13 +18,45 @@ impl Cli {
         }
     }
 
+    /// A store with two-factor by e-mail on and the user `ann` certified.
+    fn ready() -> Self {
+        let cli = Self::new();
+        let channels = ["security", "two-factor", "--enable", "--channels", "email"];
+        cli.expect(0, &channels, None);
+        let enable = ["ses", "enable", "--two-factor", "--auto-certificates"];
+        cli.expect(0, &enable, None);
+        cli.add_ann();
+        cli
+    }
+
+    /// Adds the user `ann` with an e-mail address; returns what was printed.
+    fn add_ann(&self) -> String {
+        let add = [
+            "users",
+            "add",
+            "ann",
+            "--name",
+            "Ann Lee",
+            "--email",
+            "ann@example.com",
+            "--password-stdin",
+        ];
+        self.expect(0, &add, Some(&format!("{PASSWORD}\n")))
+    }
+
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        self.run_env(&[], args, stdin)
+    }
+
+    /// Runs with the variables `env` set over the usual ones.
+    fn run_env(&self, env: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> Output {
         let db = format!("sqlite://{}", self.dir.path().join("ses.db").display());
         let mut child = Command::new(env!("CARGO_BIN_EXE_sesflow"))
             .args(args)
             .env("SESFLOW_DB", db)
             .env("SESFLOW_KEY_FILE", self.dir.path().join("master.key"))
             .env_remove("SESFLOW_MASTER_KEY")
+            .envs(env.iter().copied())
             .current_dir(self.dir.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -110,20 +142,7 @@ fn the_operator_path_from_setup_to_a_failed_verification() {
         Some("whatever-pass\n"),
     );
     assert!(bad.contains("e-mail `bob@` is not valid"), "{bad}");
-    let added = cli.expect(
-        0,
-        &[
-            "users",
-            "add",
-            "ann",
-            "--name",
-            "Ann Lee",
-            "--email",
-            "ann@example.com",
-            "--password-stdin",
-        ],
-        Some(&format!("{PASSWORD}\n")),
-    );
+    let added = cli.add_ann();
     assert!(added.contains("issued certificate"), "{added}");
 
     std::fs::write(cli.path("offer.txt"), "an offer").expect("write");
@@ -243,4 +262,91 @@ fn wrong_input_is_named_with_its_remedy_and_exits_1() {
         Some("whatever\n"),
     );
     assert!(off.contains("sesflow ses enable"), "{off}");
+}
+
+/// Stdout and stderr of `out` together.
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_wrong_or_missing_master_key_is_refused_before_a_code_is_sent() {
+    let cli = Cli::ready();
+    std::fs::write(cli.path("m2.txt"), "a memo").expect("write");
+    let args = [
+        "sign",
+        "--user",
+        "ann",
+        "--file",
+        "m2.txt",
+        "--password-stdin",
+    ];
+    let password = format!("{PASSWORD}\n");
+    let wrong_key = "11".repeat(32);
+    let wrong = cli.run_env(
+        &[("SESFLOW_MASTER_KEY", &wrong_key)],
+        &args,
+        Some(&password),
+    );
+    assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong));
+    assert!(
+        text(&wrong).contains("the store expects key"),
+        "{}",
+        text(&wrong)
+    );
+    let fresh = cli.path("elsewhere/master.key");
+    let missing = cli.run_env(&[("SESFLOW_KEY_FILE", &fresh)], &args, Some(&password));
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+    assert!(
+        text(&missing).contains("does not exist"),
+        "{}",
+        text(&missing)
+    );
+    assert!(!Path::new(&fresh).exists(), "no new key file is made");
+    let outbox = cli.expect(0, &["outbox"], None);
+    assert!(!outbox.contains("code is"), "no code was sent: {outbox}");
+    let signed = cli.sign(&["--file", "m2.txt"]);
+    assert!(signed.contains("signed file m2.txt"), "{signed}");
+}
+
+#[test]
+fn an_unwritable_out_path_leaves_the_code_unused_and_nothing_signed() {
+    let cli = Cli::ready();
+    std::fs::write(cli.path("h.txt"), "a handover").expect("write");
+    let password = format!("{PASSWORD}\n");
+    let mut args = vec![
+        "sign",
+        "--user",
+        "ann",
+        "--file",
+        "h.txt",
+        "--password-stdin",
+    ];
+    cli.expect(0, &args, Some(&password));
+    let code = cli.code();
+    args.extend_from_slice(&["--code", &code]);
+    let mut bad = args.clone();
+    bad.extend_from_slice(&["--out", "/nonexistent/h.sig"]);
+    let refused = cli.run(&bad, Some(&password));
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("/nonexistent/h.sig"),
+        "{}",
+        text(&refused)
+    );
+    let listed = cli.expect(0, &["signatures"], None);
+    assert!(!listed.contains("h.txt"), "nothing was signed: {listed}");
+    let signed = cli.expect(0, &args, Some(&password));
+    assert!(signed.contains("signed file h.txt"), "{signed}");
+    assert!(Path::new(&cli.path("h.txt.sig")).exists());
+    let left: Vec<_> = std::fs::read_dir(cli.dir.path())
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
 }

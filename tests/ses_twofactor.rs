@@ -76,10 +76,22 @@ async fn five_wrong_codes_void_the_signing_whatever_is_resent_or_reentered() {
         let result = ses
             .sign("ann", PASSWORD, &doc, Some(&wrong(&fresh)), later)
             .await;
-        assert!(
-            matches!(result, Err(Error::Void { attempts: 5 })),
-            "{result:?}"
-        );
+        let until = later + Duration::minutes(15);
+        match &result {
+            Err(
+                error @ Error::Void {
+                    attempts: 5,
+                    until: at,
+                },
+            ) if *at == until => {
+                let text = error.to_string();
+                assert!(
+                    text.contains("new signing at 2025-03-01 09:15:40 UTC"),
+                    "{text}"
+                );
+            }
+            other => panic!("not void until {until}: {other:?}"),
+        }
         // Void: the right code no longer signs, and a new signing waits.
         let result = ses.sign("ann", PASSWORD, &doc, Some(&fresh), later).await;
         assert!(matches!(result, Err(Error::Void { .. })), "{result:?}");
@@ -99,6 +111,34 @@ async fn five_wrong_codes_void_the_signing_whatever_is_resent_or_reentered() {
             !text.contains(&fresh) && !text.contains(&first),
             "audit holds a code"
         );
+        env.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn malformed_codes_are_refused_without_counting_an_attempt() {
+    for env in backends().await {
+        let ses = &env.ses;
+        ready(ses).await;
+        let doc = Document::bytes("memo.txt", b"memo");
+        let code = begin(ses, &doc, t0()).await;
+        for bad in ["abc", "1234567", "12345", ""] {
+            let result = ses.sign("ann", PASSWORD, &doc, Some(bad), t0()).await;
+            match result {
+                Err(Error::Invalid { field: "code", .. }) => {}
+                other => panic!("`{bad}` taken: {other:?}"),
+            }
+        }
+        let result = ses
+            .sign("ann", PASSWORD, &doc, Some(&wrong(&code)), t0())
+            .await;
+        assert!(
+            matches!(result, Err(Error::WrongCode { remaining: 4 })),
+            "{}: {result:?}",
+            env.name
+        );
+        let result = ses.sign("ann", PASSWORD, &doc, Some(&code), t0()).await;
+        assert!(matches!(result, Ok(Step::Signed(_))), "{result:?}");
         env.cleanup().await;
     }
 }

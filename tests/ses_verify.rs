@@ -257,3 +257,57 @@ async fn expiry_after_signing_keeps_the_signature_and_offline_checks_use_the_crl
     let refused = verify::revocations_from_crl(crl.as_bytes(), &other_ca.der);
     assert!(refused.is_err(), "a CRL of another CA was trusted");
 }
+
+#[tokio::test]
+async fn signed_fields_no_item_has_are_refused() {
+    for env in backends().await {
+        let db = env.ses.db();
+        let fields = serde_json::json!({ "amount": 100, "payee": "ACME" });
+        apps::put(db, "invoices", "7", fields, t0())
+            .await
+            .expect("v1");
+        let names = Some(vec!["amount".to_owned(), "nosuch".to_owned()]);
+        let error = apps::set_signed_fields(db, "invoices", names, t0())
+            .await
+            .expect_err("an unknown field is refused");
+        let text = error.to_string();
+        assert!(
+            text.contains("`nosuch`") && text.contains("amount, payee"),
+            "{text}"
+        );
+        let known = Some(vec!["amount".to_owned()]);
+        apps::set_signed_fields(db, "invoices", known, t0())
+            .await
+            .expect("a known field is taken");
+        env.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn an_app_item_without_any_signed_field_is_not_signed() {
+    for env in backends().await {
+        let ses = &env.ses;
+        ready(ses).await;
+        let db = ses.db();
+        let names = Some(vec!["total".to_owned()]);
+        apps::set_signed_fields(db, "orders", names, t0())
+            .await
+            .expect("an app without items takes any name");
+        let fields = serde_json::json!({ "amount": 100 });
+        apps::put(db, "orders", "1", fields, t0())
+            .await
+            .expect("v1");
+        let doc = Document::app_item(db, "orders", "1").await.expect("doc");
+        let error = ses
+            .sign("ann", PASSWORD, &doc, None, t0())
+            .await
+            .expect_err("nothing to cover");
+        let text = error.to_string();
+        assert!(
+            text.contains("orders/1") && text.contains("(total)"),
+            "{text}"
+        );
+        assert!(ses.signatures(None, None).await.expect("list").is_empty());
+        env.cleanup().await;
+    }
+}

@@ -116,6 +116,9 @@ pub async fn set_signed_fields<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<()> {
     check_name("app", app)?;
+    if let Some(names) = &fields {
+        check_known_fields(conn, app, names).await?;
+    }
     let row = app::ActiveModel {
         name: Set(app.to_owned()),
         signed_fields: Set(fields.map(Value::from)),
@@ -130,6 +133,62 @@ pub async fn set_signed_fields<C: ConnectionTrait>(
         .exec_without_returning(conn)
         .await?;
     Ok(())
+}
+
+/// Refuses `names` that no item of `app` has, when it has items: a
+/// signature over a field that does not exist covers nothing.
+async fn check_known_fields<C: ConnectionTrait>(
+    conn: &C,
+    app: &str,
+    names: &[String],
+) -> Result<()> {
+    let rows = app_item::Entity::find()
+        .filter(app_item::Column::App.eq(app))
+        .all(conn)
+        .await?;
+    let mut known: Vec<String> = rows
+        .into_iter()
+        .flat_map(|row| item_of(row).fields.keys().cloned().collect::<Vec<_>>())
+        .collect();
+    known.sort();
+    known.dedup();
+    if known.is_empty() {
+        return Ok(());
+    }
+    match names.iter().find(|name| !known.contains(name)) {
+        Some(unknown) => Err(Error::Invalid {
+            field: "signed field",
+            value: unknown.clone(),
+            remedy: format!(
+                "no item of `{app}` has it; its items have {}",
+                known.join(", ")
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Refuses to sign `item` when it has none of the fields `names` a
+/// signature would cover: such a signature would hold whatever changes.
+pub fn check_covered(item: &Item, names: &[String]) -> Result<()> {
+    if names.iter().any(|name| item.fields.contains_key(name)) {
+        return Ok(());
+    }
+    Err(Error::Invalid {
+        field: "app item",
+        value: format!("{}/{}", item.app, item.id),
+        remedy: format!(
+            "it has none of the fields signatures of `{}` cover ({}); set them with \
+             `sesflow apps fields {} --signed FIELD`",
+            item.app,
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            },
+            item.app
+        ),
+    })
 }
 
 /// The names of the fields of `item` that a signature covers, sorted.

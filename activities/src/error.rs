@@ -102,10 +102,16 @@ pub enum Error {
         remaining: u32,
     },
     /// The signing is void after too many wrong codes.
-    #[error("the signing is void after {attempts} wrong codes; start a new signing later")]
+    #[error(
+        "the signing is void after {attempts} wrong codes; start a new signing at \
+         {} or later",
+        until.format("%Y-%m-%d %H:%M:%S UTC")
+    )]
     Void {
         /// Wrong codes entered.
         attempts: u32,
+        /// When a new signing may start.
+        until: DateTime<Utc>,
     },
     /// The code has expired.
     #[error("the code has expired; run `sesflow sign` without --code for a new one")]

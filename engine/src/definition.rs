@@ -218,11 +218,23 @@ impl VarType {
             VarType::Boolean => v.is_boolean(),
             VarType::List => v.is_array(),
             VarType::Object => v.is_object(),
-            VarType::Date => return check_text(v, self, check_date),
-            VarType::Datetime => return check_text(v, self, check_datetime),
-            VarType::Email => return check_text(v, self, check_email),
-            VarType::Phone => return check_text(v, self, check_phone),
-            VarType::User => return check_text(v, self, check_login),
+            VarType::Date => {
+                return check_text(v, self, check_date, "write YYYY-MM-DD, such as 2025-03-31")
+            }
+            VarType::Datetime => {
+                let hint = "write RFC 3339, such as 2025-03-31T09:00:00Z";
+                return check_text(v, self, check_datetime, hint);
+            }
+            VarType::Email => {
+                return check_text(v, self, check_email, "write it like ann@example.com")
+            }
+            VarType::Phone => {
+                let hint = "write it in international form, such as +44 20 7946 0958";
+                return check_text(v, self, check_phone, hint);
+            }
+            VarType::User => {
+                return check_text(v, self, check_login, "write a login without spaces")
+            }
             VarType::File => return check_file(v),
             VarType::AppItem => return check_app_item(v),
             VarType::Certificate => return check_certificate(v),
@@ -487,10 +499,11 @@ fn describe(v: &Value) -> String {
     }
 }
 
-fn check_text(v: &Value, ty: &VarType, check: fn(&str) -> bool) -> Result<(), String> {
+/// Checks a value of a text type; `hint` says how to write one.
+fn check_text(v: &Value, ty: &VarType, check: fn(&str) -> bool, hint: &str) -> Result<(), String> {
     match v.as_str() {
         Some(text) if check(text) => Ok(()),
-        _ => Err(format!("{} is not {}", describe(v), ty.article())),
+        _ => Err(format!("{} is not {} ({hint})", describe(v), ty.article())),
     }
 }
 
@@ -614,6 +627,11 @@ mod tests {
         assert!(VarType::Email.check(&json!("ana@localhost")).is_err());
         assert!(VarType::Phone.check(&json!("+34 600 123 456")).is_ok());
         assert!(VarType::Phone.check(&json!("call me")).is_err());
+        assert_eq!(
+            VarType::Phone.check(&json!("123")),
+            Err(r#""123" is not a phone (write it in international form, such as +44 20 7946 0958)"#
+                .into())
+        );
         assert!(VarType::File.check(&json!({"path": "a.pdf"})).is_ok());
         assert!(VarType::AppItem.check(&json!("crm/42")).is_ok());
         assert!(VarType::Certificate.check(&json!({"serial": "0a"})).is_ok());

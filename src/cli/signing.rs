@@ -11,7 +11,7 @@ use sesflow_engine::activity::Registry;
 use sesflow_engine::{Config, Engine};
 
 use super::ses::sign::{default_out, print_code_sent, print_signed, prompt_code, SignArgs};
-use super::ses::{now, read_password, write_atomic};
+use super::ses::{now, read_password, write_atomic, Staged};
 
 /// The activities of the SES module over `db` (its tables brought up to
 /// date): the signature node kinds and the certificate service, so that
@@ -28,7 +28,9 @@ pub async fn registry(db: &DatabaseConnection) -> anyhow::Result<Registry> {
 /// assignee and completes the task, or with `--reject` refuses it.
 pub async fn sign_task(url: &str, args: SignArgs) -> anyhow::Result<ExitCode> {
     let db = sesflow_engine::store::open(url).await?;
-    let module = Module::new(db.clone(), Keys::Load);
+    sesflow_activities::store::migrate(&db).await?;
+    let keys = sesflow_activities::certs::load_key(&db).await?;
+    let module = Module::new(db.clone(), Keys::Given(keys));
     let engine = Engine::new(db.clone(), registry(&db).await?, Config::default());
     let ses = module.ses()?;
     let password = read_password(args.password_stdin)?;
@@ -55,6 +57,7 @@ pub async fn sign_task(url: &str, args: SignArgs) -> anyhow::Result<ExitCode> {
             Err(error) => finish(error),
         };
     }
+    let staged = args.out.as_deref().map(Staged::for_path).transpose()?;
     let interactive = !args.password_stdin && args.code.is_none();
     let mut result = sign::sign(&engine, &ses, signing, now()).await;
     if let (Ok((_, Signed::CodeSent(sent))), true) = (&result, interactive) {
@@ -75,7 +78,10 @@ pub async fn sign_task(url: &str, args: SignArgs) -> anyhow::Result<ExitCode> {
             let out = args
                 .out
                 .unwrap_or_else(|| default_out(&assignment.path, &record));
-            write_atomic(&out, &record.to_file())?;
+            match staged {
+                Some(staged) => staged.commit(&out, &record.to_file())?,
+                None => write_atomic(&out, &record.to_file())?,
+            }
             print_signed(&args.output, &record, &out);
             eprintln!(
                 "task {} completed; instance {} is {}",

@@ -10,7 +10,10 @@
 //! 3. `$XDG_CONFIG_HOME/sesflow/master.key`, else `~/.config/sesflow/master.key`.
 //!
 //! A key file that does not exist is created with 32 random bytes and mode
-//! 0600 (its folder 0700).
+//! 0600 (its folder 0700), but only for a store that holds no sealed key
+//! yet: for a store that does, a missing file is an error, and a key whose
+//! id differs from the store's is refused before it is used
+//! ([`MasterKey::load_for`]).
 
 use std::fs;
 use std::io::Write;
@@ -58,6 +61,28 @@ pub enum Error {
         /// What the system said.
         #[source]
         source: std::io::Error,
+    },
+    /// The master key is not the one the store's keys are sealed under.
+    #[error(
+        "wrong master key {key_id}: the store expects key {expected}; set \
+         SESFLOW_MASTER_KEY or SESFLOW_KEY_FILE to the key the store was set up with"
+    )]
+    WrongMaster {
+        /// The id of the key given.
+        key_id: String,
+        /// The id of the key the store's sealed keys need.
+        expected: String,
+    },
+    /// The key file is missing, though the store holds sealed keys.
+    #[error(
+        "master key file {path} does not exist, but the store holds keys sealed under \
+         key {expected}; restore the file from a backup or point SESFLOW_KEY_FILE at it"
+    )]
+    MissingFile {
+        /// The file.
+        path: PathBuf,
+        /// The id of the key the store's sealed keys need.
+        expected: String,
     },
     /// Neither a key, a key file nor a home folder is known.
     #[error("no master key: set SESFLOW_MASTER_KEY or SESFLOW_KEY_FILE (HOME is not set)")]
@@ -116,6 +141,42 @@ impl MasterKey {
             return parse_hex(value.trim()).ok_or(Error::BadEnvKey { len: value.len() });
         }
         Self::from_file(&default_file()?)
+    }
+
+    /// The master key for a store whose sealed keys are under the key with
+    /// id `expected` (`None` for a store without sealed keys): a key file is
+    /// created only when `expected` is `None`, and a key of another id is
+    /// refused.
+    pub fn load_for(expected: Option<&str>) -> Result<Self, Error> {
+        let key = match (std::env::var(ENV_KEY), expected) {
+            (Ok(_), _) | (_, None) => Self::load()?,
+            (Err(_), Some(expected)) => {
+                let path = default_file()?;
+                if !path.exists() {
+                    return Err(Error::MissingFile {
+                        path,
+                        expected: expected.to_owned(),
+                    });
+                }
+                Self::from_file(&path)?
+            }
+        };
+        match expected {
+            Some(expected) => key.check(expected).map(|()| key),
+            None => Ok(key),
+        }
+    }
+
+    /// Refuses this key unless its id is `expected`, the id the store's
+    /// sealed keys were sealed under.
+    pub fn check(&self, expected: &str) -> Result<(), Error> {
+        if self.id == expected {
+            return Ok(());
+        }
+        Err(Error::WrongMaster {
+            key_id: self.id.clone(),
+            expected: expected.to_owned(),
+        })
     }
 
     /// The master key in `path`, created with mode 0600 when missing.

@@ -20,13 +20,13 @@ use chrono::{DateTime, Utc};
 use ed25519_dalek::pkcs8::DecodePrivateKey;
 use ed25519_dalek::SigningKey;
 use sea_orm::{
-    sea_query::OnConflict, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    sea_query::OnConflict, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::{self, entities::cert_request, entities::certificate};
+use crate::store::{self, entities::ca as ca_row, entities::cert_request, entities::certificate};
 use keys::MasterKey;
 
 pub use issue::Decision;
@@ -285,6 +285,15 @@ impl Service {
         &self.keys
     }
 
+    /// Refuses the master key unless the store's sealed keys were sealed
+    /// under it (a store without sealed keys takes any key).
+    pub async fn check_key(&self) -> Result<(), Error> {
+        match store_key_id(&self.db).await? {
+            Some(expected) => Ok(self.keys.check(&expected)?),
+            None => Ok(()),
+        }
+    }
+
     /// The CA, created on first use.
     pub async fn ca(&self, now: DateTime<Utc>) -> Result<ca::Authority, Error> {
         ca::Authority::load_or_create(&self.db, &self.keys, SERVICE, now).await
@@ -399,6 +408,26 @@ impl Service {
         self.opened.put(cert, &key);
         Ok(key)
     }
+}
+
+/// The id of the master key the store's sealed keys are under: the CA's,
+/// else the newest certificate's; `None` for a store without sealed keys.
+pub async fn store_key_id<C: ConnectionTrait>(conn: &C) -> Result<Option<String>, DbErr> {
+    if let Some(row) = ca_row::Entity::find_by_id(SERVICE).one(conn).await? {
+        return Ok(Some(row.key_id));
+    }
+    let newest = certificate::Entity::find()
+        .order_by_desc(certificate::Column::NotBefore)
+        .one(conn)
+        .await?;
+    Ok(newest.map(|cert| cert.key_id))
+}
+
+/// The master key for the store `conn` ([`MasterKey::load_for`] with the
+/// store's key id): refused when it is not the key the store expects.
+pub async fn load_key<C: ConnectionTrait>(conn: &C) -> Result<MasterKey, Error> {
+    let expected = store_key_id(conn).await?;
+    Ok(MasterKey::load_for(expected.as_deref())?)
 }
 
 /// The associated data that binds a certificate's sealed key to its row.

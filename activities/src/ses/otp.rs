@@ -43,6 +43,20 @@ pub fn generate() -> String {
     format!("{n:0width$}", width = DIGITS)
 }
 
+/// Refuses a code that is not [`DIGITS`] digits, before it is compared or
+/// counted as a wrong attempt.
+pub fn check_form(code: &str) -> crate::error::Result<()> {
+    let code = code.trim();
+    if code.len() == DIGITS && code.chars().all(|c| c.is_ascii_digit()) {
+        return Ok(());
+    }
+    Err(crate::error::Error::Invalid {
+        field: "code",
+        value: code.chars().take(20).collect(),
+        remedy: format!("give the {DIGITS} digits of the code that was sent"),
+    })
+}
+
 /// The stored form of `code` for the signing `sign_request_id`.
 pub fn hash(keys: &MasterKey, sign_request_id: &str, code: &str) -> String {
     hex::encode(mac(keys, sign_request_id, code))

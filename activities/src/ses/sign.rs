@@ -72,6 +72,7 @@ impl Ses {
         now: DateTime<Utc>,
     ) -> Result<Step> {
         let ready = self.ready(login, password, now).await?;
+        check_covered(self.db(), document).await?;
         if !ready.settings.two_factor {
             let txn = self.db().begin().await?;
             let record = self.record(&txn, &ready, document, "password", now).await?;
@@ -92,6 +93,7 @@ impl Ses {
         if !settings.enabled {
             return Err(Error::ModuleDisabled);
         }
+        self.certs().check_key().await?;
         let user = users::require(self.db(), login).await?;
         if let Err(error) = users::check_password(&user, password).await {
             let detail = serde_json::json!({});
@@ -301,6 +303,7 @@ impl Ses {
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<Step> {
+        otp::check_form(code)?;
         let login = &ready.user.login;
         let request = self.request_for(login, document, now).await?;
         let current = code::Entity::find()
@@ -410,9 +413,7 @@ impl Ses {
         let stored = self.sign_request(&request.id).await?;
         tracing::warn!(sign_request_id = %request.id, attempts = stored.attempts, "wrong code");
         if stored.status == VOID {
-            return Ok(Error::Void {
-                attempts: stored.attempts as u32,
-            });
+            return Ok(void(&stored));
         }
         Ok(Error::WrongCode {
             remaining: (otp::MAX_ATTEMPTS - stored.attempts).max(0) as u32,
@@ -423,9 +424,7 @@ impl Ses {
     async fn closed(&self, id: &str) -> Result<Error> {
         let request = self.sign_request(id).await?;
         Ok(match request.status.as_str() {
-            VOID => Error::Void {
-                attempts: request.attempts as u32,
-            },
+            VOID => void(&request),
             SIGNED => Error::CodeUsed,
             _ => Error::CodeExpired,
         })
@@ -490,6 +489,36 @@ impl Ses {
         .await?;
         tracing::info!(signature_id = %record.id, serial = %record.serial, "document signed");
         Ok(record)
+    }
+}
+
+/// Refuses an app item version that has none of the fields the signature
+/// would cover.
+async fn check_covered<C: ConnectionTrait>(conn: &C, document: &Document) -> Result<()> {
+    let super::Target::AppItem {
+        app,
+        id,
+        version,
+        fields,
+    } = &document.target
+    else {
+        return Ok(());
+    };
+    let history = crate::apps::history(conn, app, id).await?;
+    match history.iter().find(|item| item.version == *version) {
+        Some(item) => crate::apps::check_covered(item, fields),
+        None => Err(Error::UnknownItem {
+            app: app.clone(),
+            id: id.clone(),
+        }),
+    }
+}
+
+/// The error of the void signing `request`, with when a new one may start.
+fn void(request: &sign_request::Model) -> Error {
+    Error::Void {
+        attempts: request.attempts as u32,
+        until: store::datetime(request.updated_at) + otp::lockout(),
     }
 }
 

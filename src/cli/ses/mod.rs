@@ -28,7 +28,6 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use sesflow_activities::certs::keys::MasterKey;
 use sesflow_activities::ses::Ses;
 use zeroize::Zeroizing;
 
@@ -64,13 +63,14 @@ impl Output {
 }
 
 /// Opens the database at `url` (engine and SES migrations) and loads the
-/// master key.
+/// master key, refused when it is not the key the store's sealed keys are
+/// under.
 pub async fn open(url: &str) -> anyhow::Result<Ses> {
     let db = sesflow_engine::store::open(url).await?;
     sesflow_activities::store::migrate(&db)
         .await
         .with_context(|| format!("cannot migrate the SES tables of `{url}`"))?;
-    let keys = MasterKey::load()?;
+    let keys = sesflow_activities::certs::load_key(&db).await?;
     Ok(Ses::new(db, keys))
 }
 
@@ -130,21 +130,69 @@ pub fn prompt_hidden(prompt: &str) -> anyhow::Result<Zeroizing<String>> {
 
 /// Writes `text` to `path` whole or not at all (a temporary file renamed).
 pub fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = std::fs::write(&temp, text)
-        .and_then(|()| std::fs::File::open(&temp)?.sync_all())
-        .and_then(|()| std::fs::rename(&temp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
+    Staged::for_path(path)?.commit(path, text)
+}
+
+/// An output file made ready before the work whose result it will take: a
+/// temporary file in the target folder, so that a folder that cannot be
+/// written fails before anything is recorded. Dropped unused, it is removed.
+#[derive(Debug)]
+pub struct Staged {
+    temp: Option<std::path::PathBuf>,
+}
+
+impl Staged {
+    /// Stages the file `path`, refused when `path` is a folder or its folder
+    /// cannot be written.
+    pub fn for_path(path: &Path) -> anyhow::Result<Self> {
+        if path.is_dir() {
+            anyhow::bail!(
+                "cannot write {}: it is a folder; give a file name",
+                path.display()
+            );
+        }
+        let name = path
+            .file_name()
+            .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        std::fs::File::create(&temp).with_context(|| {
+            format!(
+                "cannot write {}; give a writable place with --out",
+                path.display()
+            )
+        })?;
+        Ok(Self { temp: Some(temp) })
     }
-    written.with_context(|| format!("cannot write {}", path.display()))
+
+    /// Stages `out` when given, else a file in the current folder.
+    pub fn for_out(out: Option<&Path>) -> anyhow::Result<Self> {
+        Self::for_path(out.unwrap_or(Path::new("output")))
+    }
+
+    /// Writes `text` to the staged file and moves it to `path` (in the
+    /// staged folder), whole or not at all.
+    pub fn commit(mut self, path: &Path, text: &str) -> anyhow::Result<()> {
+        let temp = self.temp.take().expect("a staged file is committed once");
+        let written = std::fs::write(&temp, text)
+            .and_then(|()| std::fs::File::open(&temp)?.sync_all())
+            .and_then(|()| std::fs::rename(&temp, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        written.with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
 }
 
 /// A time for people: `2025-01-31 14:05:09 UTC`.

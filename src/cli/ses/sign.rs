@@ -7,7 +7,7 @@ use clap::Args;
 use sesflow_activities::ses::{CodeSent, Document, Record, Ses, Step, NOTICE};
 use zeroize::Zeroizing;
 
-use super::{finish, now, open, prompt_hidden, read_password, show_time, write_atomic, Output};
+use super::{finish, now, open, prompt_hidden, read_password, show_time, Output, Staged};
 
 /// Sign a file or an app item with your SES certificate, or the document
 /// of a signing task of a process (`--task`).
@@ -99,6 +99,11 @@ pub async fn run(db: &str, args: SignArgs) -> anyhow::Result<ExitCode> {
     }
     let user = args.user.clone().unwrap_or_default();
     let ses = open(db).await?;
+    let planned = args
+        .out
+        .clone()
+        .or_else(|| args.file.as_deref().map(file_out));
+    let staged = Staged::for_out(planned.as_deref())?;
     let password = read_password(args.password_stdin)?;
     let interactive = !args.password_stdin && args.code.is_none();
     let result = async {
@@ -121,7 +126,7 @@ pub async fn run(db: &str, args: SignArgs) -> anyhow::Result<ExitCode> {
         Step::CodeSent(sent) => print_code_sent(&args.output, &sent),
         Step::Signed(record) => {
             let out = args.out.unwrap_or_else(|| default_out(&args.file, &record));
-            write_atomic(&out, &record.to_file())?;
+            staged.commit(&out, &record.to_file())?;
             print_signed(&args.output, &record, &out);
         }
     }
@@ -156,15 +161,18 @@ pub fn print_signed(output: &Output, record: &Record, out: &Path) {
     });
 }
 
+/// Where the signature of the file `path` goes by default: PATH.sig.
+pub fn file_out(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".sig");
+    PathBuf::from(name)
+}
+
 /// Where a signature file goes by default: PATH.sig, or APP-ID-vVERSION.sig.
 pub fn default_out(file: &Option<PathBuf>, record: &Record) -> PathBuf {
     use sesflow_activities::ses::Target;
     match (file, &record.target) {
-        (Some(path), _) => {
-            let mut name = path.as_os_str().to_owned();
-            name.push(".sig");
-            PathBuf::from(name)
-        }
+        (Some(path), _) => file_out(path),
         (
             None,
             Target::AppItem {
