@@ -187,3 +187,21 @@ fn the_state_round_trips_compactly() {
     );
     assert_eq!(InstanceState::decode(&text).expect("decodes"), state);
 }
+
+#[test]
+fn a_timeout_beyond_the_end_of_time_saturates_instead_of_overflowing() {
+    let mut def = review();
+    let read = def.node("read").expect("declared");
+    def.nodes[read].timeout = Some(std::time::Duration::from_secs(u64::MAX));
+    let evaluator = Evaluator::new();
+    let (_, applied) = started(&def, &evaluator);
+    let due: Vec<_> = applied
+        .effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Schedule { due_ms, .. } => Some(*due_ms),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(due, [i64::MAX]);
+}
