@@ -289,3 +289,38 @@ fn a_variables_file_is_checked_like_the_command_line() {
     );
     assert!(message.contains("expected a JSON object"), "{message}");
 }
+
+#[test]
+fn events_send_refuses_empty_names_odd_ttls_and_malformed_issuance_answers() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = db_in(dir.path());
+    let send = |args: &[&str]| {
+        let mut all = vec!["events", "send"];
+        all.extend_from_slice(args);
+        refused(&db, &all)
+    };
+    let message = send(&["", "--key", "", "--id", "", "--data", "{}"]);
+    assert!(message.contains("kind is empty"), "{message}");
+    let message = send(&["x", "--key", "", "--id", "e1"]);
+    assert!(message.contains("--key is empty"), "{message}");
+    let message = send(&["x", "--key", "k", "--id", ""]);
+    assert!(message.contains("--id is empty"), "{message}");
+    let message = send(&["x", "--key", "k", "--id", "big1", "--ttl", "999999999999d"]);
+    assert!(message.contains("limit of 100 years"), "{message}");
+    let message = send(&["x", "--key", "k", "--id", "zero", "--ttl", "0s"]);
+    assert!(message.contains("is zero"), "{message}");
+    for data in ["[1,2]", r#"{"status":"weird"}"#, r#"{"status":"issued"}"#] {
+        let message = send(&["signature.issuance", "--key", "r1", "--data", data]);
+        assert!(
+            message.contains(r#"{"status":"issued","certificate""#),
+            "{message}"
+        );
+    }
+    let stdout = ok(
+        &db,
+        &[
+            "events", "send", "x", "--key", "k", "--id", "long", "--ttl", "36500d",
+        ],
+    );
+    assert_eq!(stdout.trim(), "long");
+}

@@ -153,7 +153,8 @@ pub enum EventsCommand {
         /// The payload as JSON.
         #[arg(long, default_value = "{}")]
         data: String,
-        /// How long to keep it if no instance waits yet, such as `1h` or `7d`.
+        /// How long to keep it if no instance waits yet, such as `1h` or `7d`
+        /// (positive, at most 100 years).
         #[arg(long)]
         ttl: Option<String>,
     },
