@@ -324,3 +324,35 @@ fn events_send_refuses_empty_names_odd_ttls_and_malformed_issuance_answers() {
     );
     assert_eq!(stdout.trim(), "long");
 }
+
+const SIGN_ONLY: &str = r#"
+process: sign-only
+version: 1
+context:
+  who:       { type: user, required: true }
+  contract:  { type: file, default: "contract.pdf" }
+  signature: { type: object }
+nodes:
+  - { id: start, kind: start, next: sign }
+  - { id: sign, kind: sign, signer: who, document: contract, output: signature,
+      on_rejected: declined, next: signed }
+  - { id: signed, kind: end, outcome: signed }
+  - { id: declined, kind: end, outcome: declined }
+"#;
+
+#[test]
+fn complete_refuses_a_signing_task_with_and_without_reject() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = db_in(dir.path());
+    let schema = dir.path().join("sign-only.yaml");
+    std::fs::write(&schema, SIGN_ONLY).expect("writes");
+    ok(&db, &["deploy", schema.to_str().expect("utf-8 path")]);
+    let instance = ok(&db, &["start", "sign-only", "--var", "who=ana"]);
+    let task = format!("{}.2", instance.trim());
+    for args in [vec!["complete", &task, "--reject"], vec!["complete", &task]] {
+        let message = refused(&db, &args);
+        assert!(message.contains("sesflow sign --task"), "{message}");
+    }
+    let view = json(&ok(&db, &["show", instance.trim(), "--format", "json"]));
+    assert_eq!(view["status"], "active", "{view}");
+}

@@ -104,6 +104,18 @@ async fn complete(
     reject: bool,
 ) -> anyhow::Result<()> {
     let instance = task.rsplit_once('.').map_or(task, |(instance, _)| instance);
+    let tasks = engine.tasks(None).await?;
+    if tasks
+        .iter()
+        .any(|open| open.id == task && open.kind == "sign")
+    {
+        return Err(Error::Input(format!(
+            "task {task} is a signing: it is signed with `sesflow sign --task {task}` or \
+             refused with `sesflow sign --task {task} --reject --comment TEXT`, both \
+             confirmed with the signer's password; `complete` does not take signings"
+        ))
+        .into());
+    }
     let def = engine.instance_definition(instance).await?;
     let data = parse_vars(&def, vars)?;
     let status = engine.complete(task, data, reject).await?;

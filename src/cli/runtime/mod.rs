@@ -101,7 +101,8 @@ pub enum Command {
         /// A form variable, NAME=VALUE (repeatable).
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
-        /// Refuse a signing (takes the node's `on_rejected`).
+        /// Complete the task as rejected (takes the node's `on_rejected`).
+        /// Signings are not completed here: use `sesflow sign`.
         #[arg(long)]
         reject: bool,
     },
