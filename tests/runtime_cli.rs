@@ -356,3 +356,18 @@ fn complete_refuses_a_signing_task_with_and_without_reject() {
     let view = json(&ok(&db, &["show", instance.trim(), "--format", "json"]));
     assert_eq!(view["status"], "active", "{view}");
 }
+
+#[test]
+fn deploy_skips_a_scenario_file_with_a_note() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = db_in(dir.path());
+    let scenario = format!(
+        "{}/processes/contract.test.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let output = sesflow(&db, &["deploy", &scenario]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("a scenario file"), "{stderr}");
+    assert!(stderr.contains("contract.yaml"), "{stderr}");
+}

@@ -127,6 +127,14 @@ async fn complete(
 }
 
 async fn deploy(engine: &Engine, file: &Path) -> anyhow::Result<()> {
+    if let Some(schema) = sesflow_engine::scenario::default_schema(file) {
+        eprintln!(
+            "skipped {}: a scenario file (run it with `sesflow test`), it tests {}",
+            file.display(),
+            schema.display()
+        );
+        return Ok(());
+    }
     let source = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read schema file {}", file.display()))?;
     let (def, deployed) = engine.deploy(&file.display().to_string(), &source).await?;
