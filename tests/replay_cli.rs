@@ -154,3 +154,41 @@ fn exporting_an_unknown_instance_fails_and_writes_nothing() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+#[test]
+fn a_schema_of_a_process_without_history_fails_the_replay() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let id = refused_claim(dir.path());
+    ok(sesflow(
+        dir.path(),
+        &["history", &id, "--export", "claim.jsonl"],
+    ));
+    let other = replay_support::path("processes/contract.yaml");
+    let other = other.to_str().expect("utf-8 path");
+    let output = sesflow(dir.path(), &["replay", "claim.jsonl", "--schema", other]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no history of process `contract`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_tampered_export_header_is_refused() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let id = refused_claim(dir.path());
+    ok(sesflow(
+        dir.path(),
+        &["history", &id, "--export", "claim.jsonl"],
+    ));
+    let path = dir.path().join("claim.jsonl");
+    let text = std::fs::read_to_string(&path).expect("exported");
+    let tampered = text.replacen("amount", "amounT", 1);
+    assert_ne!(tampered, text, "the schema text names `amount`");
+    std::fs::write(&path, tampered).expect("written");
+    let output = sesflow(dir.path(), &["replay", "claim.jsonl"]);
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(out.contains("the export was changed"), "{out}");
+}

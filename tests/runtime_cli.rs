@@ -289,3 +289,85 @@ fn a_variables_file_is_checked_like_the_command_line() {
     );
     assert!(message.contains("expected a JSON object"), "{message}");
 }
+
+#[test]
+fn events_send_refuses_empty_names_odd_ttls_and_malformed_issuance_answers() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = db_in(dir.path());
+    let send = |args: &[&str]| {
+        let mut all = vec!["events", "send"];
+        all.extend_from_slice(args);
+        refused(&db, &all)
+    };
+    let message = send(&["", "--key", "", "--id", "", "--data", "{}"]);
+    assert!(message.contains("kind is empty"), "{message}");
+    let message = send(&["x", "--key", "", "--id", "e1"]);
+    assert!(message.contains("--key is empty"), "{message}");
+    let message = send(&["x", "--key", "k", "--id", ""]);
+    assert!(message.contains("--id is empty"), "{message}");
+    let message = send(&["x", "--key", "k", "--id", "big1", "--ttl", "999999999999d"]);
+    assert!(message.contains("limit of 100 years"), "{message}");
+    let message = send(&["x", "--key", "k", "--id", "zero", "--ttl", "0s"]);
+    assert!(message.contains("is zero"), "{message}");
+    for data in ["[1,2]", r#"{"status":"weird"}"#, r#"{"status":"issued"}"#] {
+        let message = send(&["signature.issuance", "--key", "r1", "--data", data]);
+        assert!(
+            message.contains(r#"{"status":"issued","certificate""#),
+            "{message}"
+        );
+    }
+    let stdout = ok(
+        &db,
+        &[
+            "events", "send", "x", "--key", "k", "--id", "long", "--ttl", "36500d",
+        ],
+    );
+    assert_eq!(stdout.trim(), "long");
+}
+
+const SIGN_ONLY: &str = r#"
+process: sign-only
+version: 1
+context:
+  who:       { type: user, required: true }
+  contract:  { type: file, default: "contract.pdf" }
+  signature: { type: object }
+nodes:
+  - { id: start, kind: start, next: sign }
+  - { id: sign, kind: sign, signer: who, document: contract, output: signature,
+      on_rejected: declined, next: signed }
+  - { id: signed, kind: end, outcome: signed }
+  - { id: declined, kind: end, outcome: declined }
+"#;
+
+#[test]
+fn complete_refuses_a_signing_task_with_and_without_reject() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = db_in(dir.path());
+    let schema = dir.path().join("sign-only.yaml");
+    std::fs::write(&schema, SIGN_ONLY).expect("writes");
+    ok(&db, &["deploy", schema.to_str().expect("utf-8 path")]);
+    let instance = ok(&db, &["start", "sign-only", "--var", "who=ana"]);
+    let task = format!("{}.2", instance.trim());
+    for args in [vec!["complete", &task, "--reject"], vec!["complete", &task]] {
+        let message = refused(&db, &args);
+        assert!(message.contains("sesflow sign --task"), "{message}");
+    }
+    let view = json(&ok(&db, &["show", instance.trim(), "--format", "json"]));
+    assert_eq!(view["status"], "active", "{view}");
+}
+
+#[test]
+fn deploy_skips_a_scenario_file_with_a_note() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = db_in(dir.path());
+    let scenario = format!(
+        "{}/processes/contract.test.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let output = sesflow(&db, &["deploy", &scenario]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("a scenario file"), "{stderr}");
+    assert!(stderr.contains("contract.yaml"), "{stderr}");
+}

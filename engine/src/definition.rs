@@ -18,6 +18,10 @@ use serde_json::Value;
 
 use crate::expr;
 
+/// The longest duration a schema may give (100 years of 365 days): every
+/// moment computed from one stays far inside the range of milliseconds.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// Index into [`Definition::nodes`].
 pub type NodeIx = usize;
 

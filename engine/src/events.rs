@@ -43,7 +43,7 @@ pub async fn publish<C: ConnectionTrait>(
         correlation_key: sea_orm::Set(event.key.clone()),
         payload: sea_orm::Set(event.payload.clone()),
         received_at: sea_orm::Set(now_ms),
-        expires_at: sea_orm::Set(ttl_ms.map(|ttl| now_ms + ttl)),
+        expires_at: sea_orm::Set(ttl_ms.map(|ttl| now_ms.saturating_add(ttl))),
         consumed_by: sea_orm::Set(None),
         consumed_at: sea_orm::Set(None),
     };

@@ -48,15 +48,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Err(error) => tally.add(Err(error.to_string())),
         }
     }
+    let mut n_unused = 0;
     for (process, (_, file)) in &schemas {
         if !replayed.contains(process) {
+            n_unused += 1;
             eprintln!(
-                "warning: no history of process `{process}` among the files; {file} was not used"
+                "error: no history of process `{process}` among the files, so nothing was \
+                 replayed against {file}; give a history of `{process}` or leave out --schema {file}"
             );
         }
     }
     println!("{}", tally.summary());
-    Ok(if tally.n_same == tally.total() {
+    Ok(if tally.n_same == tally.total() && n_unused == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -34,7 +34,7 @@ impl Engine {
     pub async fn run_due_calls(&self) -> Result<usize, Error> {
         let lease = Lease {
             owner: self.config().worker_id.clone(),
-            until_ms: self.now_ms() + millis(self.config().lease),
+            until_ms: self.now_ms().saturating_add(millis(self.config().lease)),
         };
         let jobs = self
             .retrying(|| async {
@@ -137,7 +137,9 @@ impl Engine {
             Outcome::Unavailable(message) => {
                 tracing::warn!(job_id = job.id, instance_id = %job.instance_id,
                     attempt = job.attempts, "activity unavailable, will call again: {message}");
-                let due = batch.now_ms() + millis(self.config().unavailable_delay);
+                let due = batch
+                    .now_ms()
+                    .saturating_add(millis(self.config().unavailable_delay));
                 job::Entity::update_many()
                     .col_expr(job::Column::DueAt, Expr::value(due))
                     .col_expr(job::Column::LeaseOwner, Expr::value(None::<String>))

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::driver::{self, Engine};
 use crate::history::{self, Line, Record};
+use crate::schema::compile::hex_digest;
 
 /// The `type` of a header line.
 pub const HEADER: &str = "instance";
@@ -134,6 +135,14 @@ fn read_line(file: &str, n: usize, text: &str, histories: &mut Vec<History>) -> 
     if value.get("type").and_then(|t| t.as_str()) == Some(HEADER) {
         let header: Header = serde_json::from_value(value)
             .map_err(|e| format!("the header is incomplete: {e}; {REMEDY}"))?;
+        let digest = hex_digest(&header.schema);
+        if digest != header.digest {
+            return Err(format!(
+                "the header's schema has digest {digest}, not the recorded {}: \
+                 the export was changed after it was made; {REMEDY}",
+                header.digest
+            ));
+        }
         histories.push(History {
             file: file.to_owned(),
             line: n,
@@ -185,7 +194,7 @@ mod tests {
             instance: "i-1".into(),
             process: "p".into(),
             version: 1,
-            digest: "d".into(),
+            digest: hex_digest("process: p\n"),
             status: "completed".into(),
             exported_at: 5,
             schema: "process: p\n".into(),
@@ -241,5 +250,21 @@ mod tests {
             error.to_string(),
             "h.jsonl:1: format version 9 is not supported; this sesflow reads version 1"
         );
+    }
+
+    #[test]
+    fn a_tampered_schema_with_its_old_digest_is_refused() {
+        let tampered = Header {
+            schema: "process: p\nversion: 2\n".into(),
+            ..header()
+        };
+        let text = write(&tampered, &[line("i-1", started())]);
+        let error = read("h.jsonl", &text).expect_err("refused");
+        let message = error.to_string();
+        assert!(
+            message.starts_with("h.jsonl:1: the header's schema has digest"),
+            "{message}"
+        );
+        assert!(message.contains("the export was changed"), "{message}");
     }
 }

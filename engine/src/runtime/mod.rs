@@ -13,6 +13,7 @@
 //! kinds) and `resume.rs` (what each input does to a waiting token).
 
 mod flow;
+mod issuance;
 mod resume;
 mod state;
 mod step;
@@ -27,6 +28,7 @@ use crate::definition::{Definition, NodeIx, VarIx};
 use crate::expr::{Env, Evaluator};
 use crate::history::Record;
 
+pub use issuance::{read_issuance, Issuance, ISSUANCE_SHAPE};
 pub use state::{InstanceState, Join, Status, Token, Wait, FORMAT};
 
 /// How many nodes one change may run before the runtime stops a token on an

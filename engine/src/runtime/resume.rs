@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::step::Run;
-use super::{Error, Input, Status, Wait};
+use super::{read_issuance, Error, Input, Issuance, Status, Wait};
 use crate::activity;
 use crate::definition::{NodeKind, VarIx};
 use crate::history::Record;
@@ -185,24 +185,22 @@ impl Run<'_, '_> {
                 on_rejected,
                 next,
                 ..
-            } => {
-                if payload.get("status").and_then(Value::as_str) == Some("rejected") {
-                    let reason = payload
-                        .get("reason")
-                        .and_then(Value::as_str)
-                        .unwrap_or("no reason given");
+            } => match read_issuance(&payload) {
+                Ok(Issuance::Issued(certificate)) => {
+                    self.take_output(id, *output, certificate, *next);
+                }
+                Ok(Issuance::Rejected(reason)) => {
+                    let reason = reason.unwrap_or_else(|| "no reason given".to_owned());
                     if let Some(ix) = reason_var {
-                        self.state.vars[*ix] = Value::String(reason.to_owned());
+                        self.state.vars[*ix] = Value::String(reason.clone());
                     }
                     match on_rejected {
                         Some(path) => self.advance(id, *path),
                         None => self.fail(id, format!("the request was rejected: {reason}")),
                     }
-                } else {
-                    let certificate = payload.get("certificate").cloned().unwrap_or(payload);
-                    self.take_output(id, *output, certificate, *next);
                 }
-            }
+                Err(why) => self.fail(id, format!("the issuance answer is malformed: {why}")),
+            },
             _ => return Err(Error::Stale { token: id }),
         }
         Ok(())

@@ -213,7 +213,7 @@ impl<'m, 's> Run<'m, 's> {
         tracing::debug!(node_id = %node.id, token_id = id, attempt, then, "node failed: {message}");
         match (then, &node.retry, node.on_error) {
             ("retry", Some(retry), _) => {
-                let due_ms = self.now_ms() + duration_ms(retry.delay);
+                let due_ms = later(self.now_ms(), retry.delay);
                 let waiting = self.token_mut(id);
                 waiting.wait = Wait::Retry;
                 waiting.attempt = attempt;
@@ -247,6 +247,12 @@ impl<'m, 's> Run<'m, 's> {
 /// Milliseconds of a duration, saturating.
 pub(super) fn duration_ms(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The moment `duration` after `now_ms`, saturating at the end of time
+/// rather than overflowing (schemas bound durations, stored data may not).
+pub(super) fn later(now_ms: i64, duration: std::time::Duration) -> i64 {
+    now_ms.saturating_add(duration_ms(duration))
 }
 
 /// A 64-bit mixer (splitmix64's finalizer): nearby inputs, distant outputs.

@@ -187,3 +187,68 @@ fn the_state_round_trips_compactly() {
     );
     assert_eq!(InstanceState::decode(&text).expect("decodes"), state);
 }
+
+#[test]
+fn a_timeout_beyond_the_end_of_time_saturates_instead_of_overflowing() {
+    let mut def = review();
+    let read = def.node("read").expect("declared");
+    def.nodes[read].timeout = Some(std::time::Duration::from_secs(u64::MAX));
+    let evaluator = Evaluator::new();
+    let (_, applied) = started(&def, &evaluator);
+    let due: Vec<_> = applied
+        .effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Schedule { due_ms, .. } => Some(*due_ms),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(due, [i64::MAX]);
+}
+
+const EXPECT: &str = r#"
+process: expect
+version: 1
+context:
+  request:     { type: string, required: true }
+  certificate: { type: certificate }
+nodes:
+  - { id: start, kind: start, next: answer }
+  - { id: answer, kind: expect_signature_issuing, request: request, output: certificate,
+      next: done }
+  - { id: done, kind: end }
+"#;
+
+#[test]
+fn a_malformed_issuance_answer_is_an_incident_not_a_certificate() {
+    let def = schema::compile("expect.yaml", EXPECT).expect("the test schema compiles");
+    let evaluator = Evaluator::new();
+    for payload in [
+        json!([1, 2]),
+        json!({"status": "weird"}),
+        json!({"status": "issued"}),
+    ] {
+        let mut state = InstanceState::new(&def);
+        let request = def.var("request").expect("declared");
+        let start = Input::Start {
+            vars: vec![(request, json!("r1"))],
+            initiator: None,
+        };
+        apply(&def, &evaluator, &mut state, start, &ENV).expect("starts");
+        let answer = Input::Event {
+            token: 2,
+            id: "e1".into(),
+            kind: ISSUANCE_EVENT.into(),
+            key: "r1".into(),
+            payload: payload.clone(),
+        };
+        apply(&def, &evaluator, &mut state, answer, &ENV).expect("the answer applies");
+        assert_eq!(state.status(), Status::Incident, "{payload}");
+        let certificate = def.var("certificate").expect("declared");
+        assert_eq!(
+            state.vars[certificate],
+            serde_json::Value::Null,
+            "{payload}"
+        );
+    }
+}

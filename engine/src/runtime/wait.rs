@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::step::{duration_ms, Run};
+use super::step::{later, Run};
 use super::{Effect, JobKind, Wait, ISSUANCE_EVENT};
 use crate::definition::{Assignee, NodeIx, NodeKind, TimerWait, VarIx};
 use crate::expr::Expr;
@@ -60,7 +60,7 @@ impl Run<'_, '_> {
                 token: id,
                 node: at,
                 job: JobKind::Timeout,
-                due_ms: self.now_ms() + duration_ms(timeout),
+                due_ms: later(self.now_ms(), timeout),
             });
         }
     }
@@ -161,7 +161,7 @@ impl Run<'_, '_> {
 
     fn due(&self, id: u64, wait: &TimerWait) -> Result<i64, String> {
         match wait {
-            TimerWait::Duration(duration) => Ok(self.now_ms() + duration_ms(*duration)),
+            TimerWait::Duration(duration) => Ok(later(self.now_ms(), *duration)),
             TimerWait::Until(expr) => {
                 let value = self.eval(id, expr)?;
                 parse_moment(&value)

@@ -41,7 +41,7 @@ codes! {
     SEVERAL_STARTS = "E026", "the schema has more than one start node";
     FIELD_NOT_ALLOWED = "E027", "a field that this node kind does not take";
     TIMEOUT_PAIR = "E028", "`timeout` without `on_timeout`, or the reverse";
-    BAD_DURATION = "E029", "a duration that does not parse";
+    BAD_DURATION = "E029", "a duration that does not parse, is zero or is over 100 years";
     FLOW_INTO_START = "E031", "a flow that leads back into the start node";
     TIMER_WAIT = "E033", "a timer needs exactly one of `wait` and `until`";
     NO_BRANCHES = "E034", "a gateway without branches";

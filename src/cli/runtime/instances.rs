@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::Value;
-use sesflow_engine::definition::Definition;
+use sesflow_engine::definition::{Definition, MAX_DURATION};
 use sesflow_engine::driver::{
     parse_var, Delivery, Deployed, Error, InstanceSummary, InstanceView, TaskView,
 };
 use sesflow_engine::events::Event;
-use sesflow_engine::runtime::Status;
+use sesflow_engine::runtime::{read_issuance, Status, ISSUANCE_EVENT, ISSUANCE_SHAPE};
 use sesflow_engine::{Config, Engine};
 
 use super::{moment, open, print_json, Command, EventsCommand, Format};
@@ -104,6 +104,18 @@ async fn complete(
     reject: bool,
 ) -> anyhow::Result<()> {
     let instance = task.rsplit_once('.').map_or(task, |(instance, _)| instance);
+    let tasks = engine.tasks(None).await?;
+    if tasks
+        .iter()
+        .any(|open| open.id == task && open.kind == "sign")
+    {
+        return Err(Error::Input(format!(
+            "task {task} is a signing: it is signed with `sesflow sign --task {task}` or \
+             refused with `sesflow sign --task {task} --reject --comment TEXT`, both \
+             confirmed with the signer's password; `complete` does not take signings"
+        ))
+        .into());
+    }
     let def = engine.instance_definition(instance).await?;
     let data = parse_vars(&def, vars)?;
     let status = engine.complete(task, data, reject).await?;
@@ -115,6 +127,14 @@ async fn complete(
 }
 
 async fn deploy(engine: &Engine, file: &Path) -> anyhow::Result<()> {
+    if let Some(schema) = sesflow_engine::scenario::default_schema(file) {
+        eprintln!(
+            "skipped {}: a scenario file (run it with `sesflow test`), it tests {}",
+            file.display(),
+            schema.display()
+        );
+        return Ok(());
+    }
     let source = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read schema file {}", file.display()))?;
     let (def, deployed) = engine.deploy(&file.display().to_string(), &source).await?;
@@ -141,13 +161,14 @@ async fn send(engine: &Engine, command: EventsCommand) -> anyhow::Result<()> {
             "--data `{data}` is not JSON: {error}; write e.g. '{{\"a\": 1}}'"
         ))
     })?;
-    let ttl = ttl.as_deref().map(parse_duration).transpose()?;
+    let ttl = ttl.as_deref().map(parse_ttl).transpose()?;
     let event = Event {
         id: id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         kind,
         key,
         payload,
     };
+    check_event(&event)?;
     match engine.send_event(&event, ttl).await? {
         Delivery::Duplicate => eprintln!("event {} was received before; ignored", event.id),
         Delivery::Delivered { instance_id } => {
@@ -296,10 +317,47 @@ fn parse_status(text: &str) -> Result<Status, Error> {
     })
 }
 
-fn parse_duration(text: &str) -> Result<Duration, Error> {
-    humantime::parse_duration(text).map_err(|error| {
+/// A `--ttl`: a positive duration of at most [`MAX_DURATION`].
+fn parse_ttl(text: &str) -> Result<Duration, Error> {
+    let ttl = humantime::parse_duration(text).map_err(|error| {
         Error::Input(format!(
             "--ttl `{text}` is not a duration ({error}); write e.g. 1h or 7d"
         ))
-    })
+    })?;
+    if ttl.is_zero() {
+        return Err(Error::Input(format!(
+            "--ttl `{text}` is zero, so the event would be kept for no time; \
+             give a positive duration such as 1h, or leave --ttl out for the default"
+        )));
+    }
+    if ttl > MAX_DURATION {
+        return Err(Error::Input(format!(
+            "--ttl `{text}` is longer than the limit of 100 years (36500d); give a shorter one"
+        )));
+    }
+    Ok(ttl)
+}
+
+/// Refuses an event with an empty kind, key or id, or a certificate
+/// service answer that does not have the documented shape.
+fn check_event(event: &Event) -> Result<(), Error> {
+    for (what, value) in [
+        ("kind", &event.kind),
+        ("--key", &event.key),
+        ("--id", &event.id),
+    ] {
+        if value.trim().is_empty() {
+            return Err(Error::Input(format!(
+                "the event {what} is empty; give a non-empty value"
+            )));
+        }
+    }
+    if event.kind == ISSUANCE_EVENT {
+        read_issuance(&event.payload).map_err(|why| {
+            Error::Input(format!(
+                "--data for a {ISSUANCE_EVENT} event: {why}; write {ISSUANCE_SHAPE}"
+            ))
+        })?;
+    }
+    Ok(())
 }

@@ -102,7 +102,8 @@ pub enum Command {
         /// A form variable, NAME=VALUE (repeatable).
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
-        /// Refuse a signing (takes the node's `on_rejected`).
+        /// Complete the task as rejected (takes the node's `on_rejected`).
+        /// Signings are not completed here: use `sesflow sign`.
         #[arg(long)]
         reject: bool,
     },
@@ -155,7 +156,8 @@ pub enum EventsCommand {
         /// The payload as JSON.
         #[arg(long, default_value = "{}")]
         data: String,
-        /// How long to keep it if no instance waits yet, such as `1h` or `7d`.
+        /// How long to keep it if no instance waits yet, such as `1h` or `7d`
+        /// (positive, at most 100 years).
         #[arg(long)]
         ttl: Option<String>,
     },

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::definition::{Assignee, NodeIx, VarIx, VarType};
+use crate::definition::{Assignee, NodeIx, VarIx, VarType, MAX_DURATION};
 use crate::expr::{CompileError, CompileErrorKind, Expr, Script};
 
 use super::super::codes::{self, Code};
@@ -166,7 +166,8 @@ impl Context<'_> {
         }
     }
 
-    /// A duration such as `90s`, `2h`, `3d` or `1h30m`.
+    /// A duration such as `90s`, `2h`, `3d` or `1h30m`, at most
+    /// [`MAX_DURATION`].
     pub(crate) fn duration(
         &mut self,
         decl: &NodeDecl,
@@ -176,6 +177,20 @@ impl Context<'_> {
         let text = fields::text(node, &format!("`{field}`"), self.sink)?;
         let compact: String = text.value.split_whitespace().collect();
         match humantime::parse_duration(&compact) {
+            Ok(duration) if duration > MAX_DURATION => {
+                let message = format!(
+                    "{}: `{field}` is `{}`, longer than the limit of 100 years (36500d)",
+                    decl.label(),
+                    text.value
+                );
+                self.sink.error(
+                    codes::BAD_DURATION,
+                    text.pos,
+                    message,
+                    "give a duration of at most 100 years (`36500d`)",
+                );
+                None
+            }
             Ok(duration) if !duration.is_zero() => Some(duration),
             Ok(_) => {
                 let message = format!("{}: `{field}` is zero", decl.label());
