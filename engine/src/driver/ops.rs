@@ -2,6 +2,7 @@
 //! events, retry incidents, cancel. Each applies at once, in one
 //! transaction, as far as the instance can run.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
@@ -132,8 +133,20 @@ impl Engine {
     /// Starts many instances in one transaction (group commit).
     pub async fn start_batch(&self, requests: &[StartRequest]) -> Result<Vec<Started>, Error> {
         let mut prepared = Vec::with_capacity(requests.len());
+        let mut resolved: Vec<(&str, Option<u32>, Arc<Definition>)> = Vec::new();
         for request in requests {
-            let def = self.definition(&request.process, request.version).await?;
+            let (process, version) = (request.process.as_str(), request.version);
+            let known = resolved
+                .iter()
+                .find(|(p, v, _)| *p == process && *v == version);
+            let def = match known {
+                Some((_, _, def)) => def.clone(),
+                None => {
+                    let def = self.definition(process, version).await?;
+                    resolved.push((process, version, def.clone()));
+                    def
+                }
+            };
             let vars = typed(&def, &request.vars)?;
             prepared.push((def, vars, request.initiator.clone()));
         }
@@ -334,10 +347,7 @@ impl Engine {
     }
 
     /// The definition instance `instance` runs on.
-    pub async fn instance_definition(
-        &self,
-        instance: &str,
-    ) -> Result<std::sync::Arc<Definition>, Error> {
+    pub async fn instance_definition(&self, instance: &str) -> Result<Arc<Definition>, Error> {
         use crate::store::entities::instance;
         let row = instance::Entity::find_by_id(instance.to_owned())
             .one(&self.db)

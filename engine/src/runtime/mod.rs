@@ -16,6 +16,8 @@ mod flow;
 mod resume;
 mod state;
 mod step;
+#[cfg(test)]
+mod tests;
 mod wait;
 
 use serde_json::Value;
