@@ -22,6 +22,7 @@ use crate::expr::Env;
 use crate::history::{self, Record};
 use crate::runtime::{self, Effect, Input, InstanceState, Machine, Status, Wait};
 use crate::store::entities::{history as history_row, instance, job, task, wait};
+use crate::store::{self, InstanceUpdate};
 
 /// How many rows one multi-row insert carries.
 const CHUNK: usize = 400;
@@ -158,11 +159,41 @@ impl<'e> Batch<'e> {
             .one(conn)
             .await?
             .ok_or_else(|| Error::no_instance(id))?;
+        self.adopt(row).await
+    }
+
+    /// Loads the instances `ids` the batch does not hold yet, a chunk per
+    /// query; ids that name no instance are left for `apply` to report.
+    pub(crate) async fn preload<C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        ids: impl IntoIterator<Item = &str>,
+    ) -> Result<(), Error> {
+        let mut missing: Vec<String> = ids
+            .into_iter()
+            .filter(|id| !self.index.contains_key(*id))
+            .map(str::to_owned)
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        for chunk in missing.chunks(CHUNK) {
+            let rows = instance::Entity::find()
+                .filter(instance::Column::Id.is_in(chunk.iter().cloned()))
+                .all(conn)
+                .await?;
+            for row in rows {
+                self.adopt(row).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn adopt(&mut self, row: instance::Model) -> Result<usize, Error> {
         let version = u32::try_from(row.version).unwrap_or_default();
         let def = self.engine.definition(&row.process, Some(version)).await?;
         let state = InstanceState::decode(&row.state).map_err(|error| Error::Corrupt {
             what: "instance",
-            id: id.to_owned(),
+            id: row.id.clone(),
             message: error.to_string(),
         })?;
         let before = state.status();
@@ -333,6 +364,7 @@ impl<'e> Batch<'e> {
     /// of released waits, then new jobs, tasks and waits.
     pub(crate) async fn flush<C: ConnectionTrait>(self, conn: &C) -> Result<Vec<Changed>, Error> {
         let mut new_rows = Vec::new();
+        let mut updates = Vec::new();
         let mut history_rows = Vec::new();
         let mut changed = Vec::new();
         for loaded in self
@@ -347,7 +379,15 @@ impl<'e> Batch<'e> {
                     1
                 }
                 Some(rev) => {
-                    update_instance(conn, loaded, rev, status, self.now_ms).await?;
+                    updates.push(InstanceUpdate {
+                        id: loaded.id.clone(),
+                        rev,
+                        status: status.name().to_owned(),
+                        state: loaded.state.encode(),
+                        outcome: loaded.state.outcome.clone(),
+                        incident: loaded.state.incident().map(str::to_owned),
+                        updated_at: self.now_ms,
+                    });
                     rev + 1
                 }
             };
@@ -359,11 +399,15 @@ impl<'e> Batch<'e> {
             });
             changed.push(Changed::of(loaded, status, rev));
         }
+        for chunk in updates.chunks(CHUNK) {
+            if store::update_instances(conn, chunk).await? != chunk.len() as u64 {
+                let ids: Vec<&str> = chunk.iter().map(|row| row.id.as_str()).collect();
+                return Err(Error::Conflict(ids.join(", ")));
+            }
+        }
         insert_chunks::<instance::Entity, _>(conn, new_rows).await?;
         insert_chunks::<history_row::Entity, _>(conn, history_rows).await?;
-        for (instance_id, token, wait, timeout) in &self.releases {
-            delete_released(conn, instance_id, *token, wait, *timeout).await?;
-        }
+        delete_released(conn, &self.releases).await?;
         insert_chunks::<job::Entity, _>(conn, self.jobs).await?;
         insert_chunks::<task::Entity, _>(conn, self.tasks).await?;
         insert_chunks::<wait::Entity, _>(conn, self.waits).await?;
@@ -445,64 +489,55 @@ fn instance_row(loaded: &Loaded, status: Status, now_ms: i64) -> instance::Activ
     }
 }
 
-async fn update_instance<C: ConnectionTrait>(
-    conn: &C,
-    loaded: &Loaded,
-    rev: i64,
-    status: Status,
-    now_ms: i64,
-) -> Result<(), Error> {
-    use instance::Column as C;
-    let result = instance::Entity::update_many()
-        .col_expr(C::Status, Expr::value(status.name()))
-        .col_expr(C::Rev, Expr::value(rev + 1))
-        .col_expr(C::State, Expr::value(loaded.state.encode()))
-        .col_expr(C::Outcome, Expr::value(loaded.state.outcome.clone()))
-        .col_expr(
-            C::Incident,
-            Expr::value(loaded.state.incident().map(str::to_owned)),
-        )
-        .col_expr(C::UpdatedAt, Expr::value(now_ms))
-        .filter(C::Id.eq(loaded.id.as_str()))
-        .filter(C::Rev.eq(rev))
-        .exec(conn)
-        .await?;
-    if result.rows_affected == 1 {
-        Ok(())
-    } else {
-        Err(Error::Conflict(loaded.id.clone()))
-    }
-}
-
+/// Deletes what released tokens waited on: tasks, waits and jobs, a chunk
+/// per statement.
 async fn delete_released<C: ConnectionTrait>(
     conn: &C,
-    instance_id: &str,
-    token: u64,
-    wait: &Wait,
-    timeout: bool,
+    releases: &[(String, u64, Wait, bool)],
 ) -> Result<(), Error> {
-    let token = token_i64(token);
-    match wait {
-        Wait::Task | Wait::Sign => {
-            task::Entity::delete_by_id(task_id(instance_id, token as u64))
-                .exec(conn)
-                .await?;
+    let mut tasks = Vec::new();
+    let mut waits = Vec::new();
+    let mut jobs = Vec::new();
+    for (instance_id, token, wait, timeout) in releases {
+        let key = (instance_id.clone(), token_i64(*token));
+        match wait {
+            Wait::Task | Wait::Sign => tasks.push(task_id(instance_id, *token)),
+            Wait::Event { .. } => waits.push(key.clone()),
+            Wait::Ready | Wait::Incident { .. } | Wait::Timer | Wait::Retry | Wait::Call => {}
         }
-        Wait::Event { .. } => {
-            wait::Entity::delete_by_id((instance_id.to_owned(), token))
-                .exec(conn)
-                .await?;
+        if *timeout || matches!(wait, Wait::Timer | Wait::Retry | Wait::Call) {
+            jobs.push(key);
         }
-        Wait::Ready | Wait::Incident { .. } | Wait::Timer | Wait::Retry | Wait::Call => {}
     }
-    if timeout || matches!(wait, Wait::Timer | Wait::Retry | Wait::Call) {
+    for chunk in tasks.chunks(CHUNK) {
+        task::Entity::delete_many()
+            .filter(task::Column::Id.is_in(chunk.iter().cloned()))
+            .exec(conn)
+            .await?;
+    }
+    for chunk in waits.chunks(CHUNK) {
+        let columns = (wait::Column::InstanceId, wait::Column::TokenId);
+        wait::Entity::delete_many()
+            .filter(pairs_in(columns, chunk))
+            .exec(conn)
+            .await?;
+    }
+    for chunk in jobs.chunks(CHUNK) {
+        let columns = (job::Column::InstanceId, job::Column::TokenId);
         job::Entity::delete_many()
-            .filter(job::Column::InstanceId.eq(instance_id))
-            .filter(job::Column::TokenId.eq(token))
+            .filter(pairs_in(columns, chunk))
             .exec(conn)
             .await?;
     }
     Ok(())
+}
+
+/// `(a, b) IN ((..), (..))` over two columns.
+fn pairs_in<T: sea_orm::sea_query::IntoColumnRef>(
+    (a, b): (T, T),
+    pairs: &[(String, i64)],
+) -> sea_orm::sea_query::SimpleExpr {
+    Expr::tuple([Expr::col(a).into(), Expr::col(b).into()]).in_tuples(pairs.iter().cloned())
 }
 
 async fn insert_chunks<E, C>(conn: &C, rows: Vec<E::ActiveModel>) -> Result<(), Error>

@@ -2,10 +2,11 @@
 //! events, retry incidents, cancel. Each applies at once, in one
 //! transaction, as far as the instance can run.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use serde_json::Value;
 
@@ -207,9 +208,14 @@ impl Engine {
             .retrying(|| async {
                 let txn = self.db.begin().await?;
                 let mut batch = Batch::new(self);
+                let rows = open_tasks(&txn, tasks).await?;
+                batch
+                    .preload(&txn, rows.values().map(|row| row.instance_id.as_str()))
+                    .await?;
                 let mut results = Vec::with_capacity(tasks.len());
                 for completion in tasks {
-                    results.push(self.complete_in(&txn, &mut batch, completion).await?);
+                    let row = rows.get(&completion.task);
+                    results.push(self.complete_in(&txn, &mut batch, completion, row).await?);
                 }
                 let changed = batch.flush(&txn).await?;
                 txn.commit().await?;
@@ -231,6 +237,7 @@ impl Engine {
         conn: &C,
         batch: &mut Batch<'_>,
         completion: &Completion,
+        row: Option<&task::Model>,
     ) -> Result<Result<String, Error>, Error> {
         let Completion {
             task,
@@ -242,7 +249,7 @@ impl Engine {
             id: task.to_owned(),
             hint: ": list open tasks with `sesflow tasks`".into(),
         };
-        let Some(row) = task::Entity::find_by_id(task.to_owned()).one(conn).await? else {
+        let Some(row) = row else {
             return Ok(Err(not_found()));
         };
         let def = batch.def_of(conn, &row.instance_id).await?;
@@ -256,7 +263,7 @@ impl Engine {
             rejected: *rejected,
         };
         Ok(match batch.apply(conn, &row.instance_id, input).await? {
-            Ok(()) => Ok(row.instance_id),
+            Ok(()) => Ok(row.instance_id.clone()),
             Err(runtime::Error::Stale { .. }) => Err(not_found()),
             Err(error) => Err(Error::Runtime(error)),
         })
@@ -356,6 +363,23 @@ impl Engine {
         let version = u32::try_from(row.version).unwrap_or_default();
         self.definition(&row.process, Some(version)).await
     }
+}
+
+/// The open tasks among `completions`, by id, a chunk per query.
+async fn open_tasks<C: ConnectionTrait>(
+    conn: &C,
+    completions: &[Completion],
+) -> Result<HashMap<String, task::Model>, Error> {
+    let ids: Vec<String> = completions.iter().map(|c| c.task.clone()).collect();
+    let mut rows = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(400) {
+        let found = task::Entity::find()
+            .filter(task::Column::Id.is_in(chunk.iter().cloned()))
+            .all(conn)
+            .await?;
+        rows.extend(found.into_iter().map(|row| (row.id.clone(), row)));
+    }
+    Ok(rows)
 }
 
 /// The task id for token `token` of `instance` (`INSTANCE.TOKEN`).

@@ -114,6 +114,23 @@ impl Engine {
         Ok(rows.into_iter().map(summary).collect())
     }
 
+    /// How many instances there are, filtered by status and process.
+    pub async fn count_instances(
+        &self,
+        status: Option<Status>,
+        process: Option<&str>,
+    ) -> Result<u64, Error> {
+        use sea_orm::PaginatorTrait;
+        let mut select = instance::Entity::find();
+        if let Some(status) = status {
+            select = select.filter(instance::Column::Status.eq(status.name()));
+        }
+        if let Some(process) = process {
+            select = select.filter(instance::Column::Process.eq(process));
+        }
+        Ok(select.count(&self.db).await?)
+    }
+
     /// One instance in full.
     pub async fn show(&self, id: &str) -> Result<InstanceView, Error> {
         let row = instance::Entity::find_by_id(id.to_owned())

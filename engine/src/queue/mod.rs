@@ -38,7 +38,10 @@ impl Engine {
                 let limit = self.config().batch as u64;
                 let jobs = store::claim_jobs(&txn, &INTERNAL, batch.now_ms(), limit, None).await?;
                 let n_jobs = jobs.len();
-                for job in jobs {
+                batch
+                    .preload(&txn, jobs.iter().map(|job| job.instance_id.as_str()))
+                    .await?;
+                for job in &jobs {
                     let token = u64::try_from(job.token_id).unwrap_or_default();
                     let input = match job.kind.as_str() {
                         "timer" => Input::Timer { token },
@@ -46,8 +49,13 @@ impl Engine {
                         _ => Input::RetryDue { token },
                     };
                     let result = batch.apply(&txn, &job.instance_id, input).await?;
-                    log_refused(&job, result);
-                    job::Entity::delete_by_id(job.id).exec(&txn).await?;
+                    log_refused(job, result);
+                }
+                for chunk in jobs.chunks(400) {
+                    job::Entity::delete_many()
+                        .filter(job::Column::Id.is_in(chunk.iter().map(|job| job.id)))
+                        .exec(&txn)
+                        .await?;
                 }
                 let changed = batch.flush(&txn).await?;
                 txn.commit().await?;

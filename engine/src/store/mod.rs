@@ -5,6 +5,7 @@
 //! database. Both run the same migrations and the same code paths; where the
 //! two differ, the difference lives here.
 
+mod bulk;
 mod claim;
 pub mod entities;
 mod migrations;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 use sea_orm_migration::MigratorTrait;
 
+pub use bulk::{update_instances, InstanceUpdate};
 pub use claim::{claim_jobs, Lease};
 pub use migrations::Migrator;
 

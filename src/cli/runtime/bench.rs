@@ -26,7 +26,7 @@ pub enum Workload {
 }
 
 /// Options of `sesflow bench`.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct BenchArgs {
     /// The workload.
     #[arg(value_enum)]
@@ -138,22 +138,31 @@ async fn resume(engine: &Engine, args: &BenchArgs) -> anyhow::Result<Value> {
 async fn waiting(engine: &Engine, args: &BenchArgs, rss_idle: u64) -> anyhow::Result<Value> {
     engine.deploy("approve.yaml", APPROVE).await?;
     let rss_before = rss_kb()?;
+    let tenth = (args.n / 10).max(1);
+    let mut samples = Vec::new();
     let began = Instant::now();
-    start_all(engine, "approve", args).await?;
+    let mut started = 0;
+    while started < args.n {
+        let n = tenth.min(args.n - started);
+        start_all(engine, "approve", &BenchArgs { n, ..args.clone() }).await?;
+        started += n;
+        samples.push(json!({"waiting": started, "rss_mb": mb(rss_kb()?)}));
+    }
     let start_s = began.elapsed().as_secs_f64();
-    let rss_after_start = rss_kb()?;
     // A worker pass over a store holding every waiting instance.
     let tick = engine.run_until_idle().await?;
     let rss_after_worker = rss_kb()?;
-    let waiting = engine.tasks(Some("boss")).await?.len();
-    let verified = waiting == args.n && tick.is_idle();
+    let waiting = engine
+        .count_instances(Some(Status::Active), Some("approve"))
+        .await?;
+    let verified = waiting == args.n as u64 && tick.is_idle();
     if !verified {
-        bail!("waiting: {waiting} tasks open, {} expected", args.n);
+        bail!("waiting: {waiting} instances wait, {} expected", args.n);
     }
     Ok(
         json!({"workload": "waiting", "wall_s": start_s, "rate": args.n as f64 / start_s,
               "rate_unit": "started instances/s", "rss_idle_mb": mb(rss_idle),
-              "rss_before_mb": mb(rss_before), "rss_after_start_mb": mb(rss_after_start),
+              "rss_before_mb": mb(rss_before), "rss_samples": samples,
               "rss_after_worker_mb": mb(rss_after_worker), "verified": verified}),
     )
 }
