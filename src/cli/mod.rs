@@ -6,6 +6,7 @@
 
 mod graph;
 mod runtime;
+mod scale;
 mod ses;
 mod validate;
 
@@ -60,6 +61,8 @@ pub enum Command {
     Signatures(ses::signatures::SignaturesArgs),
     /// The SES module's audit log.
     Audit(ses::audit::AuditArgs),
+    /// List the live workers and the jobs they hold.
+    Workers(scale::WorkersArgs),
 }
 
 /// Sets up tracing on stderr at the level `verbose` asks for.
@@ -96,5 +99,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => ses::verify::run(db, args).await,
         Command::Signatures(args) => ses::signatures::run(db, args).await,
         Command::Audit(args) => ses::audit::run(db, args).await,
+        Command::Workers(args) => scale::run(db, args).await,
     }
 }
