@@ -6,7 +6,7 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryTrait,
     QuerySelect,
 };
 
@@ -95,17 +95,24 @@ pub async fn release_jobs<C: ConnectionTrait>(
     Ok(released)
 }
 
-/// Moves the deadline of every lease `owner` still holds to `until_ms`.
-/// Returns how many jobs it holds.
+/// Moves the deadline of the leases `owner` holds to `until_ms`. Jobs that
+/// another transaction has locked are left alone (see
+/// [`backend::skip_locked`]): their holder is recording or releasing them.
+/// Returns how many leases it renewed.
 pub async fn renew_leases<C: ConnectionTrait>(
     conn: &C,
     owner: &str,
     until_ms: i64,
 ) -> Result<u64, DbErr> {
     use job::Column as C;
+    let held = job::Entity::find()
+        .select_only()
+        .column(C::Id)
+        .filter(C::LeaseOwner.eq(owner));
+    let held = backend::skip_locked(held, conn.get_database_backend()).into_query();
     let renewed = job::Entity::update_many()
         .col_expr(C::LeaseUntil, Expr::value(until_ms))
-        .filter(C::LeaseOwner.eq(owner))
+        .filter(C::Id.in_subquery(held))
         .exec(conn)
         .await?;
     Ok(renewed.rows_affected)
