@@ -154,10 +154,20 @@ async fn sweeps(db: &TestDb) {
             async move { sb.sweep_events().await.expect("sweeps") },
         )
         .await;
-        assert_eq!(by_a + by_b, PER_ROUND, "{}: one delivery per wait", db.label);
+        assert_eq!(
+            by_a + by_b,
+            PER_ROUND,
+            "{}: one delivery per wait",
+            db.label
+        );
         split = (split.0 + by_a, split.1 + by_b);
         let kept = check_round(&a, &instances, db.label).await;
-        assert_eq!(kept, PER_ROUND.div_ceil(2), "{}: second events stay", db.label);
+        assert_eq!(
+            kept,
+            PER_ROUND.div_ceil(2),
+            "{}: second events stay",
+            db.label
+        );
     }
     eprintln!("{}: sweeps delivered {} and {}", db.label, split.0, split.1);
 }
@@ -233,8 +243,16 @@ async fn two_senders(db: &TestDb) {
         let count = |wanted: fn(&Delivery) -> bool| {
             from_a.iter().chain(&from_b).filter(|d| wanted(d)).count()
         };
-        assert_eq!(count(|d| matches!(d, Delivery::Delivered { .. })), PER_ROUND);
-        assert_eq!(count(|d| *d == Delivery::Duplicate), PER_ROUND, "{}", db.label);
+        assert_eq!(
+            count(|d| matches!(d, Delivery::Delivered { .. })),
+            PER_ROUND
+        );
+        assert_eq!(
+            count(|d| *d == Delivery::Duplicate),
+            PER_ROUND,
+            "{}",
+            db.label
+        );
         assert_eq!(count(|d| *d == Delivery::Kept), 2 * PER_ROUND);
         assert_eq!(check_round(&a, &instances, db.label).await, 2 * PER_ROUND);
     }

@@ -43,7 +43,15 @@ impl Worker {
         let log = dir.join(format!("{name}.log"));
         let stderr = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_sesflow"))
-            .args(["run", "--concurrency", "2", "--lease", "3s", "--poll", "500ms"])
+            .args([
+                "run",
+                "--concurrency",
+                "2",
+                "--lease",
+                "3s",
+                "--poll",
+                "500ms",
+            ])
             .args(["--sweep", "1s", "--batch", "128", "--name", &name])
             .env("SESFLOW_DB", db)
             .env("SESFLOW_LOOPBACK_ACTIVITY", db)
@@ -70,7 +78,12 @@ impl Worker {
             if let Some(status) = self.child.try_wait().expect("waits") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "{} did not stop: {}", self.name, self.tail());
+            assert!(
+                Instant::now() < deadline,
+                "{} did not stop: {}",
+                self.name,
+                self.tail()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -132,10 +145,18 @@ async fn four_worker_processes_complete_every_instance_once() {
     eprintln!("started and paid {N} instances in {fed:?}");
 
     let deadline = Instant::now() + Duration::from_secs(600);
-    while count(&engine, "SELECT count(*) FROM instance WHERE status = 'completed'").await
+    while count(
+        &engine,
+        "SELECT count(*) FROM instance WHERE status = 'completed'",
+    )
+    .await
         < N as i64
     {
-        assert!(Instant::now() < deadline, "not all completed: {}", workers[2].tail());
+        assert!(
+            Instant::now() < deadline,
+            "not all completed: {}",
+            workers[2].tail()
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     eprintln!(
@@ -209,7 +230,12 @@ async fn feed(engine: Arc<Engine>, started: Arc<AtomicUsize>) -> Duration {
 /// and stops worker 2 with SIGTERM at half. Returns how many jobs worker 1
 /// held when it died, and how long worker 2 took to stop.
 async fn disturb(engine: &Engine, workers: &mut [Worker]) -> (i64, Duration) {
-    let completed = || count(engine, "SELECT count(*) FROM instance WHERE status = 'completed'");
+    let completed = || {
+        count(
+            engine,
+            "SELECT count(*) FROM instance WHERE status = 'completed'",
+        )
+    };
     while completed().await < (N / 4) as i64 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -228,7 +254,11 @@ async fn disturb(engine: &Engine, workers: &mut [Worker]) -> (i64, Duration) {
     workers[1].signal("-TERM");
     let status = workers[1].exit_within(Duration::from_secs(30));
     let took = stopping.elapsed();
-    assert!(status.success(), "SIGTERM ends the worker cleanly: {}", workers[1].tail());
+    assert!(
+        status.success(),
+        "SIGTERM ends the worker cleanly: {}",
+        workers[1].tail()
+    );
     let log = std::fs::read_to_string(&workers[1].log).expect("log");
     assert!(log.contains("worker stopping"), "{log}");
     assert!(log.contains("worker down"), "{log}");
@@ -243,17 +273,34 @@ async fn disturb(engine: &Engine, workers: &mut [Worker]) -> (i64, Duration) {
 
 /// The SQL counts: instances, history, events, effects, leftovers.
 async fn verify(engine: &Engine, workers: &[Worker]) {
-    let by_status = rows(engine, "SELECT status, count(*) AS n FROM instance GROUP BY status").await;
+    let by_status = rows(
+        engine,
+        "SELECT status, count(*) AS n FROM instance GROUP BY status",
+    )
+    .await;
     assert_eq!(by_status.len(), 1, "only completed instances");
-    assert_eq!(by_status[0].try_get::<String>("", "status").expect("status"), "completed");
+    assert_eq!(
+        by_status[0]
+            .try_get::<String>("", "status")
+            .expect("status"),
+        "completed"
+    );
     assert_eq!(by_status[0].try_get::<i64>("", "n").expect("n"), N as i64);
     for table in ["job", "wait", "task"] {
-        assert_eq!(count(engine, &format!("SELECT count(*) FROM {table}")).await, 0, "{table}");
+        assert_eq!(
+            count(engine, &format!("SELECT count(*) FROM {table}")).await,
+            0,
+            "{table}"
+        );
     }
     let gaps = "SELECT count(*) FROM instance i WHERE i.rev <> \
         (SELECT count(*) FROM history h WHERE h.instance_id = i.id) OR i.rev <> \
         (SELECT max(h.rev) FROM history h WHERE h.instance_id = i.id)";
-    assert_eq!(count(engine, gaps).await, 0, "one history row per change, revs 1..=rev");
+    assert_eq!(
+        count(engine, gaps).await,
+        0,
+        "one history row per change, revs 1..=rev"
+    );
 
     let consumed = verify_history(engine).await;
     let events = rows(engine, "SELECT id, consumed_by FROM event").await;
@@ -261,7 +308,11 @@ async fn verify(engine: &Engine, workers: &[Worker]) {
     for row in &events {
         let id: String = row.try_get("", "id").expect("id");
         let by: Option<String> = row.try_get("", "consumed_by").expect("consumed_by");
-        assert_eq!(by.as_ref(), consumed.get(&id), "event {id} consumed by its applier");
+        assert_eq!(
+            by.as_ref(),
+            consumed.get(&id),
+            "event {id} consumed by its applier"
+        );
     }
 
     let effects = rows(engine, "SELECT key, calls FROM loopback_effect").await;
@@ -272,12 +323,21 @@ async fn verify(engine: &Engine, workers: &[Worker]) {
         let key: String = row.try_get("", "key").expect("key");
         calls += row.try_get::<i64>("", "calls").expect("calls");
         let (instance, _) = key.split_once("/request/").expect("INSTANCE/request/TOKEN");
-        assert!(owners.insert(instance.to_owned()), "two effects for {instance}");
+        assert!(
+            owners.insert(instance.to_owned()),
+            "two effects for {instance}"
+        );
     }
-    eprintln!("{calls} activity calls for {N} effects: {} repeated", calls - N as i64);
+    eprintln!(
+        "{calls} activity calls for {N} effects: {} repeated",
+        calls - N as i64
+    );
     for worker in workers {
         let log = std::fs::read_to_string(&worker.log).unwrap_or_default();
-        let failures = log.lines().filter(|line| line.contains("worker failing")).count();
+        let failures = log
+            .lines()
+            .filter(|line| line.contains("worker failing"))
+            .count();
         assert_eq!(failures, 0, "{}: {}", worker.name, worker.tail());
     }
 }
@@ -309,7 +369,13 @@ async fn verify_history(engine: &Engine) -> HashMap<String, String> {
     assert_eq!(per_instance.len(), N);
     let mut totals: HashMap<&str, usize> = HashMap::new();
     for (id, counts) in &per_instance {
-        for input in ["started", "timer_fired", "event_received", "activity_done", "completed"] {
+        for input in [
+            "started",
+            "timer_fired",
+            "event_received",
+            "activity_done",
+            "completed",
+        ] {
             assert_eq!(counts.get(input), Some(&1), "{id}: {input} {counts:?}");
         }
         for (name, n) in counts {

@@ -334,6 +334,8 @@ async fn listen_loop(engine: Arc<Engine>, shared: Arc<Shared>) {
                 shared.wake.send_modify(|n| *n = n.wrapping_add(1));
             }
             Err(error) => {
+                // a connection that failed is not used again: listen anew
+                listener = None;
                 tracing::debug!(worker_id = %shared.worker_id,
                     "listening for new jobs failed, polling meanwhile: {error}");
                 tokio::time::sleep(backoff.next()).await;
@@ -409,13 +411,17 @@ impl Backoff {
     }
 }
 
-/// An error with its causes, `: `-separated.
+/// An error with its causes, `: `-separated; a cause whose words are in
+/// the text already is left out.
 pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let words = cause.to_string();
+        if !text.contains(&words) {
+            text.push_str(": ");
+            text.push_str(&words);
+        }
         source = cause.source();
     }
     text
