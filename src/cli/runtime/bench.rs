@@ -23,6 +23,9 @@ pub enum Workload {
     Resume,
     /// Many instances waiting on tasks: the worker's resident memory.
     Waiting,
+    /// Worker processes draining a backlog of timers, joins and activity
+    /// calls on one database: completed instances per second.
+    Scale,
 }
 
 /// Options of `sesflow bench`.
@@ -40,9 +43,22 @@ pub struct BenchArgs {
     /// The folder for the fresh database (default: the system's temp folder).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// `scale`: how many worker processes.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// `scale`: how many tasks each worker runs.
+    #[arg(long, default_value_t = 1)]
+    concurrency: u16,
+    /// `scale`: measure on a fresh schema of this PostgreSQL database
+    /// instead of a fresh SQLite file.
+    #[arg(long, value_name = "URL")]
+    pg: Option<String>,
 }
 
 pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.workload == Workload::Scale {
+        return scale(&args).await;
+    }
     let dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let file = dir.join(format!(
         "sesflow-bench-{}.db",
@@ -55,6 +71,7 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Workload::Line => line(&engine, &args).await,
         Workload::Resume => resume(&engine, &args).await,
         Workload::Waiting => waiting(&engine, &args, rss_idle).await,
+        Workload::Scale => unreachable!("dispatched before the SQLite file is made"),
     };
     drop(engine);
     for suffix in ["", "-wal", "-shm"] {
@@ -66,6 +83,27 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     line["version"] = json!(env!("CARGO_PKG_VERSION"));
     line["n"] = json!(args.n);
     line["batch"] = json!(args.batch);
+    println!("{line}");
+    Ok(())
+}
+
+/// Worker processes on one database, see [`crate::cli::scale::bench`].
+async fn scale(args: &BenchArgs) -> anyhow::Result<()> {
+    use crate::cli::scale::bench::{self, Place, Plan};
+    let plan = Plan {
+        n: args.n,
+        batch: args.batch,
+        workers: args.workers.max(1),
+        concurrency: args.concurrency.max(1),
+        place: match &args.pg {
+            Some(url) => Place::Postgres(url.clone()),
+            None => Place::Sqlite(args.dir.clone().unwrap_or_else(std::env::temp_dir)),
+        },
+    };
+    let mut line = bench::run(&plan).await?;
+    line["peer"] = json!("sesflow");
+    line["version"] = json!(env!("CARGO_PKG_VERSION"));
+    line["n"] = json!(args.n);
     println!("{line}");
     Ok(())
 }

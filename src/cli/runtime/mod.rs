@@ -14,7 +14,7 @@ use serde::Serialize;
 use sesflow_engine::driver::Error;
 use sesflow_engine::{Config, Engine};
 
-pub use worker::registry;
+pub use worker::{registry, LOOPBACK_ENV};
 
 /// How listings and `show` print.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -129,7 +129,7 @@ pub enum Command {
     },
     /// Run the worker: timers, timeouts, activity calls, retries, deliveries.
     Run(worker::RunArgs),
-    /// Measure the runtime on a fresh SQLite file; one JSON line per workload.
+    /// Measure the runtime on a fresh database; one JSON line per workload.
     Bench(bench::BenchArgs),
 }
 

@@ -2,6 +2,7 @@
 //! workers and what they hold; the loopback effect ledger lets tests and
 //! measurements count effects across worker processes.
 
+pub mod bench;
 pub mod loopback;
 
 use std::process::ExitCode;
