@@ -269,7 +269,12 @@ async fn running_worker(db: &common::TestDb) {
     // a sweep only every hour: the issuance must reach the wait without one
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let poll = Duration::from_millis(10);
-    let worker = queue::run(&signing.engine, poll, Duration::from_secs(3600), async {
+    let options = queue::Options {
+        concurrency: 1,
+        poll,
+        sweep: Duration::from_secs(3600),
+    };
+    let worker = queue::run(signing.engine.clone(), options, async {
         let _ = stopped.await;
     });
     let watch = async {

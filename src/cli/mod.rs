@@ -7,6 +7,7 @@
 mod graph;
 mod replay;
 mod runtime;
+mod scale;
 mod ses;
 mod signing;
 mod test;
@@ -67,6 +68,8 @@ pub enum Command {
     Replay(replay::Args),
     /// Run scenario files (`NAME.test.yaml`) in memory and report each step.
     Test(test::Args),
+    /// List the live workers and the jobs they hold.
+    Workers(scale::WorkersArgs),
 }
 
 /// Sets up tracing on stderr at the level `verbose` asks for.
@@ -77,8 +80,11 @@ pub fn init_logging(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // PostgreSQL's notices ("relation ... already exists, skipping") are
+    // not the operator's concern
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{default},sqlx::postgres::notice=warn"))
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -105,5 +111,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => ses::audit::run(db, args).await,
         Command::Replay(args) => replay::run(args),
         Command::Test(args) => test::run(args),
+        Command::Workers(args) => scale::run(db, args).await,
     }
 }

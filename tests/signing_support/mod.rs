@@ -29,7 +29,7 @@ pub const PASSWORD: &str = "correct horse battery";
 /// An engine serving the SES module, and the module itself.
 pub struct Signing {
     /// The engine, on a manual clock.
-    pub engine: Engine,
+    pub engine: std::sync::Arc<Engine>,
     /// Its clock.
     pub clock: Arc<ManualClock>,
     /// The SES module on the same store.
@@ -46,7 +46,9 @@ impl Signing {
             .await
             .expect("module registers");
         let clock = Arc::new(ManualClock::new(now_ms));
-        let engine = Engine::new(db, registry, Config::default()).with_clock(clock.clone());
+        let engine = std::sync::Arc::new(
+            Engine::new(db, registry, Config::default()).with_clock(clock.clone()),
+        );
         let ses = module.ses().expect("the given key");
         Self { engine, clock, ses }
     }

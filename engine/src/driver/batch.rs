@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 
 use super::{version_i32, Engine, Error};
@@ -161,7 +161,8 @@ impl<'e> Batch<'e> {
         if let Some(ix) = self.index.get(id) {
             return Ok(*ix);
         }
-        let row = instance::Entity::find_by_id(id.to_owned())
+        let select = instance::Entity::find_by_id(id.to_owned());
+        let row = store::backend::lock_rows(select, conn.get_database_backend())
             .one(conn)
             .await?
             .ok_or_else(|| Error::no_instance(id))?;
@@ -183,8 +184,10 @@ impl<'e> Batch<'e> {
         missing.sort_unstable();
         missing.dedup();
         for chunk in missing.chunks(CHUNK) {
-            let rows = instance::Entity::find()
+            let select = instance::Entity::find()
                 .filter(instance::Column::Id.is_in(chunk.iter().cloned()))
+                .order_by_asc(instance::Column::Id);
+            let rows = store::backend::lock_rows(select, conn.get_database_backend())
                 .all(conn)
                 .await?;
             for row in rows {
@@ -414,6 +417,9 @@ impl<'e> Batch<'e> {
         insert_chunks::<instance::Entity, _>(conn, new_rows).await?;
         insert_chunks::<history_row::Entity, _>(conn, history_rows).await?;
         delete_released(conn, &self.releases).await?;
+        if !self.jobs.is_empty() {
+            store::backend::announce_jobs(conn).await?;
+        }
         insert_chunks::<job::Entity, _>(conn, self.jobs).await?;
         insert_chunks::<task::Entity, _>(conn, self.tasks).await?;
         insert_chunks::<wait::Entity, _>(conn, self.waits).await?;

@@ -2,11 +2,11 @@
 //! the outcome in a new one.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::ACTIVITY;
+use super::{Stop, ACTIVITY};
 use crate::activity::{self, Call, IdempotencyKey};
 use crate::driver::{millis, Batch, Engine, Error};
 use crate::runtime::Input;
@@ -32,13 +32,20 @@ impl Engine {
     /// Claims due activity jobs, calls them, and applies their outcomes.
     /// Returns how many calls it made.
     pub async fn run_due_calls(&self) -> Result<usize, Error> {
+        self.run_calls(&Stop::never()).await
+    }
+
+    /// [`Engine::run_due_calls`], making no new call once `stop` is raised:
+    /// the outcomes of the calls made are recorded, the other claimed jobs
+    /// released for other workers.
+    pub(super) async fn run_calls(&self, stop: &Stop) -> Result<usize, Error> {
         let lease = Lease {
             owner: self.config().worker_id.clone(),
             until_ms: self.now_ms().saturating_add(millis(self.config().lease)),
         };
         let jobs = self
             .retrying(|| async {
-                let txn = self.db().begin().await?;
+                let txn = store::backend::begin_write(self.db()).await?;
                 let limit = self.config().batch as u64;
                 let jobs = store::claim_jobs(&txn, &[ACTIVITY], self.now_ms(), limit, Some(&lease))
                     .await?;
@@ -51,10 +58,19 @@ impl Engine {
         }
         let mut outcomes = Vec::with_capacity(jobs.len());
         for job in &jobs {
+            if stop.is_set() {
+                break;
+            }
             outcomes.push(self.call(job).await);
         }
-        self.record_calls(&jobs, &outcomes, &lease).await?;
-        Ok(jobs.len())
+        let (called, unstarted) = jobs.split_at(outcomes.len());
+        if !unstarted.is_empty() {
+            let ids: Vec<i64> = unstarted.iter().map(|job| job.id).collect();
+            let released = store::release_jobs(self.db(), &lease.owner, Some(&ids)).await?;
+            tracing::info!(worker_id = %lease.owner, released, "stopping: calls not started released");
+        }
+        self.record_calls(called, &outcomes, &lease).await?;
+        Ok(called.len())
     }
 
     async fn call(&self, job: &job::Model) -> Outcome {
@@ -102,8 +118,11 @@ impl Engine {
     ) -> Result<(), Error> {
         let changed = self
             .retrying(|| async {
-                let txn = self.db().begin().await?;
+                let txn = store::backend::begin_write(self.db()).await?;
                 let mut batch = Batch::new(self);
+                batch
+                    .preload(&txn, jobs.iter().map(|job| job.instance_id.as_str()))
+                    .await?;
                 for (job, outcome) in jobs.iter().zip(outcomes) {
                     self.record_call(&txn, &mut batch, job, outcome, lease)
                         .await?;

@@ -10,16 +10,18 @@
 //! lease runs out; the call repeats with the same key.
 
 mod calls;
+mod roster;
 mod worker;
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::driver::{Batch, Engine, Error};
 use crate::events;
 use crate::runtime::{self, Input};
 use crate::store::{self, entities::job, entities::wait};
 
-pub use worker::{run, Tick};
+pub use roster::{check_worker_name, default_worker_name, Held, WorkerView};
+pub use worker::{run, Options, Stop, StopHandle, Tick};
 
 /// The job kind of an activity call.
 pub const ACTIVITY: &str = "activity";
@@ -33,7 +35,7 @@ impl Engine {
     pub async fn run_due_jobs(&self) -> Result<usize, Error> {
         let changed = self
             .retrying(|| async {
-                let txn = self.db().begin().await?;
+                let txn = store::backend::begin_write(self.db()).await?;
                 let mut batch = Batch::new(self);
                 let limit = self.config().batch as u64;
                 let jobs = store::claim_jobs(&txn, &INTERNAL, batch.now_ms(), limit, None).await?;
@@ -75,7 +77,7 @@ impl Engine {
         for found in found {
             let delivered = self
                 .retrying(|| async {
-                    let txn = self.db().begin().await?;
+                    let txn = store::backend::begin_write(self.db()).await?;
                     let mut batch = Batch::new(self);
                     let input = Input::Event {
                         token: u64::try_from(found.token_id).unwrap_or_default(),

@@ -5,6 +5,7 @@
 //! database. Both run the same migrations and the same code paths; where the
 //! two differ, the difference lives here.
 
+pub mod backend;
 mod bulk;
 mod claim;
 pub mod entities;
@@ -16,7 +17,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use sea_orm_migration::MigratorTrait;
 
 pub use bulk::{update_instances, InstanceUpdate};
-pub use claim::{claim_jobs, Lease};
+pub use claim::{claim_jobs, held_jobs, next_due, release_jobs, renew_leases, Lease};
 pub use migrations::Migrator;
 
 /// The URL used when neither `--db` nor `SESFLOW_DB` says otherwise.
@@ -51,17 +52,41 @@ pub enum Error {
     Db(#[from] DbErr),
 }
 
+/// How many connections a PostgreSQL pool holds unless told otherwise.
+pub const DEFAULT_PG_POOL: u32 = 16;
+
 /// Opens the database at `url`, creating an SQLite file when it is missing,
 /// and brings its schema up to date.
 pub async fn open(url: &str) -> Result<DatabaseConnection, Error> {
-    let db = connect(url).await?;
-    Migrator::up(&db, None)
-        .await
-        .map_err(|source| Error::Migrate {
-            url: url.to_owned(),
-            source,
-        })?;
-    Ok(db)
+    open_sized(url, DEFAULT_PG_POOL).await
+}
+
+/// [`open`] with a pool of up to `pg_pool` connections on PostgreSQL (a
+/// worker running many tasks needs more). Processes that open one database
+/// at once migrate it one after the other.
+pub async fn open_sized(url: &str, pg_pool: u32) -> Result<DatabaseConnection, Error> {
+    let db = connect_sized(url, pg_pool).await?;
+    let mut n_tries = 0;
+    loop {
+        let migrated = async {
+            let txn = backend::begin_migration(&db).await?;
+            Migrator::up(&txn, None).await?;
+            txn.commit().await
+        };
+        match migrated.await {
+            Ok(()) => return Ok(db),
+            Err(source) if n_tries < 20 && is_passing(&source) => {
+                n_tries += 1;
+                tokio::time::sleep(Duration::from_millis(50 * n_tries)).await;
+            }
+            Err(source) => {
+                return Err(Error::Migrate {
+                    url: url.to_owned(),
+                    source,
+                })
+            }
+        }
+    }
 }
 
 /// Opens the database at `url` without migrating it.
@@ -69,6 +94,10 @@ pub async fn open(url: &str) -> Result<DatabaseConnection, Error> {
 /// SQLite files are created when missing and run in WAL mode with
 /// `synchronous=FULL`, so that a commit survives a crash or power loss.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
+    connect_sized(url, DEFAULT_PG_POOL).await
+}
+
+async fn connect_sized(url: &str, pg_pool: u32) -> Result<DatabaseConnection, Error> {
     let full_url = sqlite_create_mode(url);
     let mut options = ConnectOptions::new(full_url);
     options
@@ -80,7 +109,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
         // from queueing behind it while the busy timeout absorbs contention.
         options.max_connections(4).min_connections(1);
     } else {
-        options.max_connections(16);
+        options.max_connections(pg_pool.max(2));
     }
     let db = Database::connect(options)
         .await
@@ -104,9 +133,13 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
 /// Whether `error` is passing: a busy or locked database, a serialization
 /// failure or deadlock; the transaction can run again.
 pub fn is_retryable(error: &Error) -> bool {
-    let Error::Db(error) = error else {
-        return false;
-    };
+    match error {
+        Error::Db(error) => is_passing(error),
+        _ => false,
+    }
+}
+
+fn is_passing(error: &DbErr) -> bool {
     let text = error.to_string();
     [
         "database is locked",

@@ -44,6 +44,10 @@ pub enum Workload {
     /// Sign and verify through the SES module against raw ed25519-dalek.
     #[value(name = "SIGN")]
     Sign,
+    /// Worker processes draining a backlog of timers, joins and activity
+    /// calls on one database: completed instances per second.
+    #[value(name = "scale")]
+    Scale,
 }
 
 impl Workload {
@@ -54,6 +58,7 @@ impl Workload {
             Workload::W3 => "W3",
             Workload::W4 => "W4",
             Workload::Sign => "SIGN",
+            Workload::Scale => "scale",
         }
     }
 }
@@ -78,9 +83,22 @@ pub struct BenchArgs {
     /// freshly started process of W4).
     #[arg(long, hide = true)]
     resume_from: Option<String>,
+    /// `scale`: how many worker processes.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// `scale`: how many tasks each worker runs.
+    #[arg(long, default_value_t = 1)]
+    concurrency: u16,
+    /// `scale`: measure on a fresh schema of this PostgreSQL database
+    /// instead of a fresh SQLite file.
+    #[arg(long, value_name = "URL")]
+    pg: Option<String>,
 }
 
 pub(super) async fn run(args: BenchArgs, db: &str) -> anyhow::Result<()> {
+    if args.workload == Workload::Scale {
+        return scale(&args).await;
+    }
     if let Some(url) = &args.resume_from {
         let line = resume_fresh(url, &args).await?;
         println!("{line}");
@@ -124,7 +142,29 @@ async fn workload(url: &str, args: &BenchArgs, rss_start: u64) -> anyhow::Result
         Workload::W2 => wait_resume(&engine, args, rss_start).await,
         Workload::W4 => stored(engine, url, args).await,
         Workload::Sign => bail!("SIGN does not run instances"),
+        Workload::Scale => bail!("scale runs worker processes, not one engine"),
     }
+}
+
+/// Worker processes on one database, see [`crate::cli::scale::bench`].
+async fn scale(args: &BenchArgs) -> anyhow::Result<()> {
+    use crate::cli::scale::bench::{self, Place, Plan};
+    let plan = Plan {
+        n: args.n,
+        batch: args.batch,
+        workers: args.workers.max(1),
+        concurrency: args.concurrency.max(1),
+        place: match &args.pg {
+            Some(url) => Place::Postgres(url.clone()),
+            None => Place::Sqlite(args.dir.clone().unwrap_or_else(std::env::temp_dir)),
+        },
+    };
+    let mut line = bench::run(&plan).await?;
+    line["peer"] = json!("sesflow");
+    line["version"] = json!(env!("CARGO_PKG_VERSION"));
+    line["n"] = json!(args.n);
+    println!("{line}");
+    Ok(())
 }
 
 fn fresh_file(args: &BenchArgs) -> PathBuf {

@@ -15,7 +15,7 @@ use serde::Serialize;
 use sesflow_engine::driver::Error;
 use sesflow_engine::{Config, Engine};
 
-pub use worker::registry;
+pub use worker::{registry, LOOPBACK_ENV};
 
 /// How listings and `show` print.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]

@@ -4,15 +4,15 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use clap::Args;
 use serde_json::json;
 use sesflow_engine::activity::{self, Activity, Call, Outcome, Registry};
 use sesflow_engine::queue;
-use sesflow_engine::Config;
-
-use super::open;
+use sesflow_engine::store;
+use sesflow_engine::{Config, Engine};
 
 /// The environment variable naming the loopback activity's file.
 pub const LOOPBACK_ENV: &str = "SESFLOW_LOOPBACK_ACTIVITY";
@@ -23,9 +23,10 @@ pub struct RunArgs {
     /// Do all work that is due now, then exit.
     #[arg(long)]
     until_idle: bool,
-    /// The pause when nothing is due, such as `200ms`.
-    #[arg(long, default_value = "200ms")]
-    poll: humantime::Duration,
+    /// The longest pause when nothing is due (default 200ms on SQLite, 2s on
+    /// PostgreSQL, where notifications wake idle workers when jobs arrive).
+    #[arg(long)]
+    poll: Option<humantime::Duration>,
     /// How long a claimed activity call is held before others may take it.
     #[arg(long, default_value = "30s")]
     lease: humantime::Duration,
@@ -35,6 +36,13 @@ pub struct RunArgs {
     /// How many jobs to claim and commit at once.
     #[arg(long, default_value_t = 256)]
     batch: usize,
+    /// How many tasks claim and run work at once in this process.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+    /// This worker's name in the roster and in the leases it holds
+    /// (default: HOST-PID-XXXX); two live workers may not share one.
+    #[arg(long)]
+    name: Option<String>,
 }
 
 /// The activities this binary serves, by node kind.
@@ -54,6 +62,12 @@ pub fn registry() -> Registry {
 /// `SESFLOW_LOOPBACK_ACTIVITY` is set (see [`registry`]).
 pub fn add_loopback(registry: &mut Registry) {
     if let Some(path) = std::env::var_os(LOOPBACK_ENV) {
+        let target = path.to_string_lossy();
+        if crate::cli::scale::loopback::is_database(&target) {
+            let ledger = crate::cli::scale::loopback::Ledger::new(&target);
+            registry.register("signature_issuing_request", Arc::new(ledger));
+            return;
+        }
         match Loopback::open(PathBuf::from(path)) {
             Ok(loopback) => registry.register("signature_issuing_request", Arc::new(loopback)),
             Err(error) => tracing::error!("loopback activity not served: {error:#}"),
@@ -62,12 +76,22 @@ pub fn add_loopback(registry: &mut Registry) {
 }
 
 pub(super) async fn run(db: &str, args: RunArgs) -> anyhow::Result<()> {
+    let concurrency = usize::from(args.concurrency);
     let config = Config {
         lease: args.lease.into(),
         batch: args.batch.max(1),
+        worker_id: match args.name {
+            Some(name) => queue::check_worker_name(&name)?,
+            None => queue::default_worker_name(),
+        },
         ..Config::default()
     };
-    let engine = open(db, config).await?;
+    // each task holds a connection, the heartbeat and the listener one each
+    let pool = u32::try_from(concurrency + 3).unwrap_or(u32::MAX);
+    let conn = store::open_sized(db, pool).await?;
+    let mut registry = crate::cli::signing::registry(&conn).await?;
+    add_loopback(&mut registry);
+    let engine = Engine::new(conn, registry, config);
     if args.until_idle {
         let done = engine.run_until_idle().await?;
         eprintln!(
@@ -76,7 +100,15 @@ pub(super) async fn run(db: &str, args: RunArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let done = queue::run(&engine, args.poll.into(), args.sweep.into(), shutdown()).await?;
+    let default_poll = if store::is_sqlite(db) { 200 } else { 2000 };
+    let options = queue::Options {
+        concurrency,
+        poll: args
+            .poll
+            .map_or(Duration::from_millis(default_poll), Into::into),
+        sweep: args.sweep.into(),
+    };
+    let done = queue::run(Arc::new(engine), options, shutdown()).await?;
     eprintln!(
         "stopped: {} jobs, {} calls, {} chore items, {} deliveries",
         done.jobs, done.calls, done.chores, done.deliveries

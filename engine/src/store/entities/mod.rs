@@ -7,3 +7,4 @@ pub mod instance;
 pub mod job;
 pub mod task;
 pub mod wait;
+pub mod worker;

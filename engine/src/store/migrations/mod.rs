@@ -2,6 +2,7 @@
 
 mod m0001_inbox;
 mod m0002_runtime;
+mod m0003_worker;
 
 use sea_orm_migration::prelude::*;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_inbox::Migration),
             Box::new(m0002_runtime::Migration),
+            Box::new(m0003_worker::Migration),
         ]
     }
 }

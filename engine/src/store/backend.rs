@@ -1,0 +1,144 @@
+//! Where SQLite and PostgreSQL differ, in one place.
+//!
+//! - Claiming: PostgreSQL locks claimed job rows with `FOR UPDATE SKIP
+//!   LOCKED`, so that concurrent workers take different jobs; SQLite has one
+//!   writer at a time and needs no lock clause.
+//! - Instances: PostgreSQL locks an instance row when a change loads it
+//!   (`FOR UPDATE`), so that two workers changing one instance wait for each
+//!   other instead of one failing on the revision check and redoing its
+//!   whole batch. SQLite's single writer gives the same order.
+//! - Writing transactions: on SQLite a worker's transaction takes the write
+//!   lock when it begins (as `BEGIN IMMEDIATE` would), so that concurrent
+//!   workers queue under the busy timeout instead of failing on a stale
+//!   read snapshot.
+//! - Migrating: processes that open one PostgreSQL database at once
+//!   migrate it one after the other, under an advisory lock.
+//! - Waking: PostgreSQL tells idle workers about new jobs with
+//!   `NOTIFY sesflow_job`, sent at commit, and a worker listens with
+//!   `LISTEN`; SQLite workers poll.
+
+use sea_orm::sea_query::{LockBehavior, LockType};
+use sea_orm::sqlx::postgres::PgListener;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    QuerySelect, Select, TransactionTrait,
+};
+
+/// The notification channel on which new jobs are announced.
+pub const JOB_CHANNEL: &str = "sesflow_job";
+
+/// `select` with its rows locked for the transaction, skipping rows that
+/// other transactions hold (PostgreSQL); unchanged on SQLite.
+pub fn skip_locked<E: EntityTrait>(select: Select<E>, backend: DbBackend) -> Select<E> {
+    match backend {
+        DbBackend::Postgres => {
+            select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        }
+        DbBackend::Sqlite | DbBackend::MySql => select,
+    }
+}
+
+/// `select` with its rows locked until the transaction ends, waiting for
+/// other holders (PostgreSQL); unchanged on SQLite.
+pub fn lock_rows<E: EntityTrait>(select: Select<E>, backend: DbBackend) -> Select<E> {
+    match backend {
+        DbBackend::Postgres => select.lock(LockType::Update),
+        DbBackend::Sqlite | DbBackend::MySql => select,
+    }
+}
+
+/// Begins a transaction that is going to write.
+///
+/// On SQLite the write lock is taken at once by a statement that writes
+/// nothing, so the transaction waits its turn (up to the busy timeout)
+/// before it reads anything; a deferred transaction that read first would
+/// fail when another process committed in between.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DbBackend::Sqlite {
+        txn.execute_unprepared("DELETE FROM job WHERE 0").await?;
+    }
+    Ok(txn)
+}
+
+/// The advisory lock key held while migrating (PostgreSQL).
+const MIGRATION_LOCK: i64 = 0x5e5f_1042;
+
+/// Begins the transaction that migrations run in, so that they apply
+/// whole or not at all. PostgreSQL also holds off other processes
+/// migrating the same database at once, with an advisory lock that the
+/// commit releases; on SQLite the second writer fails on a busy database
+/// and migrates again (see [`super::open_sized`]).
+pub async fn begin_migration(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+            .await?;
+    }
+    Ok(txn)
+}
+
+/// Tells idle workers that jobs were added (PostgreSQL: a notification on
+/// [`JOB_CHANNEL`], delivered when the transaction commits, and dropped if
+/// it rolls back). Does nothing on SQLite, whose workers poll.
+pub async fn announce_jobs<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_unprepared(&format!("NOTIFY {JOB_CHANNEL}"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// What [`Listener::next`] heard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Heard {
+    /// Jobs were announced.
+    Jobs,
+    /// The connection was lost and made again: announcements may have been
+    /// missed in between.
+    Reconnected,
+}
+
+/// Listens for job announcements on PostgreSQL, on a connection of its own
+/// taken from the pool.
+pub struct Listener {
+    inner: PgListener,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener").finish_non_exhaustive()
+    }
+}
+
+impl Listener {
+    /// Starts listening on `db`; `None` on SQLite, which has no
+    /// notifications.
+    pub async fn open(db: &DatabaseConnection) -> Result<Option<Self>, DbErr> {
+        if db.get_database_backend() != DbBackend::Postgres {
+            return Ok(None);
+        }
+        let pool = db.get_postgres_connection_pool();
+        let mut inner = PgListener::connect_with(pool).await.map_err(conn_err)?;
+        inner.listen(JOB_CHANNEL).await.map_err(conn_err)?;
+        Ok(Some(Self { inner }))
+    }
+
+    /// Waits for the next announcement. A lost connection is made again
+    /// (and listening resumed) before this returns [`Heard::Reconnected`];
+    /// an error means it could not be made again yet.
+    pub async fn next(&mut self) -> Result<Heard, DbErr> {
+        match self.inner.try_recv().await.map_err(conn_err)? {
+            Some(_) => {
+                // announcements that came together wake the worker once
+                while self.inner.next_buffered().is_some() {}
+                Ok(Heard::Jobs)
+            }
+            None => Ok(Heard::Reconnected),
+        }
+    }
+}
+
+fn conn_err(error: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error))
+}
