@@ -15,8 +15,14 @@ pub use migrations::Migrator;
 
 /// Brings the module's tables up to date in `db`, which the engine's
 /// `sesflow_engine::store::open` has opened and migrated.
+///
+/// The migrations run in one transaction that holds the engine's migration
+/// lock, so that several workers starting at once on one PostgreSQL
+/// database do not create the same tables side by side.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    let txn = sesflow_engine::store::backend::begin_migration(db).await?;
+    Migrator::up(&txn, None).await?;
+    txn.commit().await
 }
 
 /// Whether `error` reports a unique or primary key violation.
