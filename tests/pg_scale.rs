@@ -269,7 +269,9 @@ async fn disturb(engine: &Engine, workers: &mut [Worker]) -> (i64, Duration) {
     // at a moment when it holds leased calls, if one comes within seconds
     let holding = "SELECT count(*) FROM job WHERE lease_owner = 'scale-w1'";
     let deadline = Instant::now() + Duration::from_secs(10);
-    while count(engine, holding).await == 0 && Instant::now() < deadline {}
+    while count(engine, holding).await == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     workers[0].signal("-KILL");
     workers[0].exit_within(Duration::from_secs(10));
     let held = count(engine, holding).await;
