@@ -205,3 +205,87 @@ fn an_incident_is_listed_fixed_and_retried() {
     );
     ok(&db, &["run", "--until-idle"]);
 }
+
+#[test]
+fn the_worker_fires_a_timer_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = db_in(dir.path());
+    let schema = dir.path().join("short.yaml");
+    let source = std::fs::read_to_string(processes("timer")).expect("reads");
+    std::fs::write(&schema, source.replace("wait: 10s", "wait: 300ms")).expect("writes");
+    ok(&db, &["deploy", schema.to_str().expect("utf-8 path")]);
+    let vars = dir.path().join("vars.json");
+    std::fs::write(&vars, "{}").expect("writes");
+    let id = ok(
+        &db,
+        &[
+            "start",
+            "timer",
+            "--vars",
+            vars.to_str().expect("utf-8 path"),
+        ],
+    )
+    .trim()
+    .to_owned();
+
+    let worker = Command::new(env!("CARGO_BIN_EXE_sesflow"))
+        .args(["run", "--poll", "50ms"])
+        .env("SESFLOW_DB", &db)
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the worker starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let view = json(&ok(&db, &["show", &id, "--format", "json"]));
+        if view["status"] == "completed" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the timer did not fire"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let pid = worker.id().to_string();
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let output = worker.wait_with_output().expect("the worker exits");
+    assert!(output.status.success(), "SIGTERM is a clean stop");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("stopped: 1 jobs"), "{stderr}");
+}
+
+#[test]
+fn a_variables_file_is_checked_like_the_command_line() {
+    let (dir, db) = deployed();
+    let vars = dir.path().join("vars.json");
+    std::fs::write(&vars, r#"{"order": 42}"#).expect("writes");
+    let message = refused(
+        &db,
+        &[
+            "start",
+            "receive",
+            "--vars",
+            vars.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert!(
+        message.contains("`order`") && message.contains("42") && message.contains("string"),
+        "{message}"
+    );
+    std::fs::write(&vars, "[1]").expect("writes");
+    let message = refused(
+        &db,
+        &[
+            "start",
+            "receive",
+            "--vars",
+            vars.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert!(message.contains("expected a JSON object"), "{message}");
+}

@@ -308,7 +308,8 @@ async fn redeploying_a_version_with_other_content_is_refused() {
     let changed = source.replace("score > 90", "score > 80");
     let refused = engine.deploy("default.yaml", &changed).await;
     assert!(
-        matches!(refused, Err(Error::VersionTaken { ref process, version: 1, .. }) if process == "default")
+        matches!(refused, Err(Error::VersionTaken { ref process, version: 1, .. })
+            if process == "default")
     );
     let started = engine
         .start("default", None, vars(&[("score", json!(85))]), None)

@@ -113,7 +113,7 @@ pub async fn consume<C: ConnectionTrait>(
     Ok(result.rows_affected == 1)
 }
 
-/// A kept event and the wait it matches, found by [`matches`].
+/// A kept event and the wait it matches, found by [`matches()`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Match {
     /// The event.

@@ -342,7 +342,10 @@ mod tests {
         let text = encode(&records);
         assert_eq!(
             text,
-            r#"[{"type":"entered","node":"a","token":3},{"type":"branch","node":"g","token":4,"taken":"b"}]"#
+            concat!(
+                r#"[{"type":"entered","node":"a","token":3},"#,
+                r#"{"type":"branch","node":"g","token":4,"taken":"b"}]"#
+            )
         );
         assert_eq!(decode(&text).expect("decodes"), records);
     }

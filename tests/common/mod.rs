@@ -64,9 +64,22 @@ pub async fn databases() -> Vec<TestDb> {
     }];
     match std::env::var("SESFLOW_TEST_PG_URL") {
         Ok(base) if !base.is_empty() => all.push(postgres(&base).await),
-        _ => eprintln!("SESFLOW_TEST_PG_URL is not set: PostgreSQL runs of this test skipped"),
+        _ => say_postgres_skipped(),
     }
     all
+}
+
+/// Says once per test binary, past the test harness's capture, that the
+/// PostgreSQL runs were skipped.
+fn say_postgres_skipped() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SESFLOW_TEST_PG_URL is not set: the PostgreSQL runs of these tests were skipped"
+        );
+    });
 }
 
 /// A fresh SQLite file only (for tests that reopen files or drive the binary).
@@ -152,6 +165,7 @@ pub struct Recorder {
     calls: Mutex<Vec<Call>>,
     answers: Mutex<HashMap<IdempotencyKey, Value>>,
     failures: Mutex<u32>,
+    unavailable: Mutex<u32>,
 }
 
 impl Recorder {
@@ -159,6 +173,13 @@ impl Recorder {
     pub fn failing(failures: u32) -> Arc<Self> {
         let recorder = Self::default();
         *recorder.failures.lock().expect("lock") = failures;
+        Arc::new(recorder)
+    }
+
+    /// A recorder whose first `n` calls report a passing fault.
+    pub fn unavailable(n: u32) -> Arc<Self> {
+        let recorder = Self::default();
+        *recorder.unavailable.lock().expect("lock") = n;
         Arc::new(recorder)
     }
 
@@ -172,6 +193,15 @@ impl Recorder {
 impl Activity for Recorder {
     async fn execute(&self, call: Call) -> Result<Outcome, activity::Error> {
         self.calls.lock().expect("lock").push(call.clone());
+        {
+            let mut unavailable = self.unavailable.lock().expect("lock");
+            if *unavailable > 0 {
+                *unavailable -= 1;
+                return Err(activity::Error::Unavailable(
+                    "the test service is busy".into(),
+                ));
+            }
+        }
         {
             let mut failures = self.failures.lock().expect("lock");
             if *failures > 0 {

@@ -2,7 +2,7 @@
 //! the outcome in a new one.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -124,37 +124,8 @@ impl Engine {
                     .preload(&txn, jobs.iter().map(|job| job.instance_id.as_str()))
                     .await?;
                 for (job, outcome) in jobs.iter().zip(outcomes) {
-                    let mine = job::Column::LeaseOwner.eq(lease.owner.as_str());
-                    let result = match outcome {
-                        Outcome::Unavailable(message) => {
-                            tracing::warn!(job_id = job.id, instance_id = %job.instance_id,
-                                attempt = job.attempts, "activity unavailable, will call again: {message}");
-                            let due = batch.now_ms() + millis(self.config().unavailable_delay);
-                            job::Entity::update_many()
-                                .col_expr(job::Column::DueAt, Expr::value(due))
-                                .col_expr(job::Column::LeaseOwner, Expr::value(Option::<String>::None))
-                                .col_expr(job::Column::LeaseUntil, Expr::value(Option::<i64>::None))
-                                .filter(job::Column::Id.eq(job.id))
-                                .filter(mine)
-                                .exec(&txn)
-                                .await?;
-                            continue;
-                        }
-                        Outcome::Done(result) => result.clone(),
-                    };
-                    let deleted = job::Entity::delete_many()
-                        .filter(job::Column::Id.eq(job.id))
-                        .filter(mine)
-                        .exec(&txn)
+                    self.record_call(&txn, &mut batch, job, outcome, lease)
                         .await?;
-                    if deleted.rows_affected == 0 {
-                        tracing::warn!(job_id = job.id, instance_id = %job.instance_id,
-                            "lease lost before the outcome was recorded; another worker records it");
-                        continue;
-                    }
-                    let token = u64::try_from(job.token_id).unwrap_or_default();
-                    let refused = batch.apply(&txn, &job.instance_id, Input::Activity { token, result }).await?;
-                    super::log_refused(job, refused);
                 }
                 let changed = batch.flush(&txn).await?;
                 txn.commit().await?;
@@ -162,6 +133,52 @@ impl Engine {
             })
             .await?;
         changed.iter().for_each(|change| change.log());
+        Ok(())
+    }
+
+    /// Records one call's outcome if this worker still holds its job: a
+    /// passing fault puts the job back for later, anything else deletes the
+    /// job and applies the outcome to the instance.
+    async fn record_call(
+        &self,
+        txn: &DatabaseTransaction,
+        batch: &mut Batch<'_>,
+        job: &job::Model,
+        outcome: &Outcome,
+        lease: &Lease,
+    ) -> Result<(), Error> {
+        let mine = || {
+            job::Column::Id
+                .eq(job.id)
+                .and(job::Column::LeaseOwner.eq(lease.owner.as_str()))
+        };
+        let result = match outcome {
+            Outcome::Unavailable(message) => {
+                tracing::warn!(job_id = job.id, instance_id = %job.instance_id,
+                    attempt = job.attempts, "activity unavailable, will call again: {message}");
+                let due = batch.now_ms() + millis(self.config().unavailable_delay);
+                job::Entity::update_many()
+                    .col_expr(job::Column::DueAt, Expr::value(due))
+                    .col_expr(job::Column::LeaseOwner, Expr::value(None::<String>))
+                    .col_expr(job::Column::LeaseUntil, Expr::value(None::<i64>))
+                    .filter(mine())
+                    .exec(txn)
+                    .await?;
+                return Ok(());
+            }
+            Outcome::Done(result) => result.clone(),
+        };
+        let deleted = job::Entity::delete_many().filter(mine()).exec(txn).await?;
+        if deleted.rows_affected == 0 {
+            tracing::warn!(job_id = job.id, instance_id = %job.instance_id,
+                "job gone before its outcome was recorded: its token moved on \
+                 or another worker took it");
+            return Ok(());
+        }
+        let token = u64::try_from(job.token_id).unwrap_or_default();
+        let input = Input::Activity { token, result };
+        let refused = batch.apply(txn, &job.instance_id, input).await?;
+        super::log_refused(job, refused);
         Ok(())
     }
 }

@@ -8,9 +8,9 @@
 //! the history records that explain it. It does no I/O: the driver commits
 //! the new state, the records and the effects in one transaction.
 //!
-//! Node kinds live one family per file: [`flow`] (start, end, script,
-//! gateway, parallel), [`wait`] (task, sign, timer, receive, the signature
-//! kinds) and [`resume`] (what each input does to a waiting token).
+//! Node kinds live one family per file: `flow.rs` (start, end, script,
+//! gateway, parallel), `wait.rs` (task, sign, timer, receive, the signature
+//! kinds) and `resume.rs` (what each input does to a waiting token).
 
 mod flow;
 mod resume;
