@@ -140,6 +140,7 @@ async fn four_worker_processes_complete_every_instance_once() {
 
     let started = Arc::new(AtomicUsize::new(0));
     let feeding = tokio::spawn(feed(engine.clone(), started.clone()));
+    listed_running(&db.url).await;
     let (killed_held, stopped_at) = disturb(&engine, &mut workers).await;
     let fed = feeding.await.expect("joins");
     eprintln!("started and paid {N} instances in {fed:?}");
@@ -182,6 +183,32 @@ async fn four_worker_processes_complete_every_instance_once() {
     assert_eq!(silent[0]["holds"], json!([]));
     eprintln!("whole test took {:?}", began.elapsed());
     db.finish().await;
+}
+
+/// `sesflow workers` lists the four workers as running, each with its two
+/// tasks, once they have joined the roster.
+async fn listed_running(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let listed = Command::new(env!("CARGO_BIN_EXE_sesflow"))
+            .args(["workers", "--db", url])
+            .output()
+            .expect("workers runs");
+        assert!(listed.status.success());
+        let text = String::from_utf8_lossy(&listed.stdout);
+        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("scale-w")).collect();
+        if rows.len() == WORKERS {
+            assert!(text.starts_with("WORKER"), "{text}");
+            for row in rows {
+                let fields: Vec<&str> = row.split_whitespace().collect();
+                assert_eq!(&fields[1..2], ["running"], "{row}");
+                assert_eq!(fields[4], "2", "two tasks: {row}");
+            }
+            return;
+        }
+        assert!(Instant::now() < deadline, "workers not listed: {text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Sends the early events, starts every instance, and sends the other
@@ -242,7 +269,9 @@ async fn disturb(engine: &Engine, workers: &mut [Worker]) -> (i64, Duration) {
     // at a moment when it holds leased calls, if one comes within seconds
     let holding = "SELECT count(*) FROM job WHERE lease_owner = 'scale-w1'";
     let deadline = Instant::now() + Duration::from_secs(10);
-    while count(engine, holding).await == 0 && Instant::now() < deadline {}
+    while count(engine, holding).await == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     workers[0].signal("-KILL");
     workers[0].exit_within(Duration::from_secs(10));
     let held = count(engine, holding).await;

@@ -279,3 +279,27 @@ fn host() -> String {
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "unknown".to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_names_are_checked() {
+        assert_eq!(check_worker_name("billing-1").expect("fits"), "billing-1");
+        for bad in ["", "two words", "tab\there", &"x".repeat(101)] {
+            let error = check_worker_name(bad).expect_err("refused");
+            assert!(error.is_input(), "{bad:?}");
+            assert!(error.to_string().contains("without spaces"), "{error}");
+        }
+    }
+
+    #[test]
+    fn default_names_name_the_host_and_process() {
+        let name = default_worker_name();
+        let pid = format!("-{}-", std::process::id());
+        assert!(name.starts_with(&host()), "{name}");
+        assert!(name.contains(&pid), "{name}");
+        assert!(check_worker_name(&name).is_ok(), "{name}");
+    }
+}

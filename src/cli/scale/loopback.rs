@@ -72,6 +72,26 @@ impl Ledger {
     }
 }
 
+/// How many effects the ledger in `db` holds, and how many calls made them.
+pub async fn count(db: &DatabaseConnection) -> Result<(i64, i64), DbErr> {
+    let select = Query::select()
+        .expr_as(Expr::col(Alias::new("key")).count(), Alias::new("effects"))
+        .expr_as(
+            Expr::col(Alias::new("calls"))
+                .sum()
+                .cast_as(Alias::new("BIGINT")),
+            Alias::new("calls"),
+        )
+        .from(Alias::new(TABLE))
+        .to_owned();
+    let row = db
+        .query_one(db.get_database_backend().build(&select))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(TABLE.to_owned()))?;
+    let calls: Option<i64> = row.try_get("", "calls")?;
+    Ok((row.try_get("", "effects")?, calls.unwrap_or(0)))
+}
+
 #[async_trait]
 impl Activity for Ledger {
     async fn execute(&self, call: Call) -> Result<Outcome, activity::Error> {
