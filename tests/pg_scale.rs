@@ -21,7 +21,8 @@ use serde_json::json;
 use sesflow_engine::activity::Registry;
 use sesflow_engine::driver::StartRequest;
 use sesflow_engine::events::Event;
-use sesflow_engine::history::{self, Record};
+use sesflow_engine::history::Record;
+use sesflow_engine::store::packing;
 use sesflow_engine::{Config, Engine};
 
 const N: usize = 10_000;
@@ -378,9 +379,9 @@ async fn verify_history(engine: &Engine) -> HashMap<String, String> {
     let mut consumed = HashMap::new();
     for row in rows(engine, "SELECT instance_id, records FROM history").await {
         let id: String = row.try_get("", "instance_id").expect("instance_id");
-        let text: String = row.try_get("", "records").expect("records");
+        let packed: Vec<u8> = row.try_get("", "records").expect("records");
         let counts = per_instance.entry(id.clone()).or_default();
-        for record in history::decode(&text).expect("history decodes") {
+        for record in packing::unpack(&packed).expect("history decodes") {
             *counts.entry(record.name()).or_default() += 1;
             match &record {
                 Record::EventReceived { event_id, .. } => {

@@ -19,7 +19,7 @@ use super::{version_i32, Engine, Error};
 use crate::definition::{Definition, NodeIx};
 use crate::events;
 use crate::expr::Env;
-use crate::history::{self, Record};
+use crate::history::Record;
 use crate::runtime::{self, Effect, Input, InstanceState, Machine, Status, Wait};
 use crate::store::entities::{history as history_row, instance, job, task, wait};
 use crate::store::{self, InstanceUpdate};
@@ -404,7 +404,7 @@ impl<'e> Batch<'e> {
                 instance_id: Set(loaded.id.clone()),
                 rev: Set(rev),
                 at: Set(self.now_ms),
-                records: Set(history::encode(&loaded.records)),
+                records: Set(store::packing::pack(&loaded.records)),
             });
             changed.push(Changed::of(loaded, status, rev));
         }

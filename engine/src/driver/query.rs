@@ -9,6 +9,7 @@ use super::{Engine, Error};
 use crate::definition::Definition;
 use crate::history::{self, Line};
 use crate::runtime::{InstanceState, Status, Wait};
+use crate::store;
 use crate::store::entities::{history as history_row, instance, job, task, wait};
 
 /// One line of `sesflow instances`.
@@ -208,7 +209,7 @@ impl Engine {
         }
         let mut lines = Vec::new();
         for row in rows {
-            let records = history::decode(&row.records).map_err(|error| Error::Corrupt {
+            let records = store::packing::unpack(&row.records).map_err(|error| Error::Corrupt {
                 what: "history",
                 id: format!("{id}@{}", row.rev),
                 message: error.to_string(),

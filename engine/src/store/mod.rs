@@ -10,6 +10,7 @@ mod bulk;
 mod claim;
 pub mod entities;
 mod migrations;
+pub mod packing;
 
 use std::time::Duration;
 

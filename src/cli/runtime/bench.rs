@@ -79,6 +79,10 @@ pub struct BenchArgs {
     /// A `--db` other than the default runs on that database instead.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Keep the fresh database file after the run (its path is printed in
+    /// the line as `db`), to inspect what the workload stored.
+    #[arg(long)]
+    keep: bool,
     /// W4 only: resume every task of this database and report (the second,
     /// freshly started process of W4).
     #[arg(long, hide = true)]
@@ -111,7 +115,11 @@ pub(super) async fn run(args: BenchArgs, db: &str) -> anyhow::Result<()> {
         None => db.to_owned(),
     };
     let result = workload(&url, &args, rss_start).await;
-    if let Some(file) = fresh {
+    let kept = fresh
+        .as_ref()
+        .filter(|_| args.keep)
+        .map(|file| file.display().to_string());
+    if let Some(file) = fresh.filter(|_| !args.keep) {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
         }
@@ -125,6 +133,9 @@ pub(super) async fn run(args: BenchArgs, db: &str) -> anyhow::Result<()> {
         "store": if url.starts_with("sqlite:") { "sqlite (WAL, synchronous=FULL)" }
                  else { "postgresql" },
     });
+    if let Some(file) = kept {
+        line["db"] = json!(file);
+    }
     merge(&mut line, result?);
     line["peak_rss_mb"] = json!(mb(peak_rss_kb()?));
     println!("{line}");
@@ -294,10 +305,12 @@ async fn wait_resume(engine: &Engine, args: &BenchArgs, rss_start: u64) -> anyho
 async fn stored(engine: Engine, url: &str, args: &BenchArgs) -> anyhow::Result<Value> {
     engine.deploy("approve.yaml", APPROVE).await?;
     let bytes_before = store_bytes(engine.db()).await?;
+    let tables_before = table_bytes(engine.db()).await;
     let began = Instant::now();
     start_all(&engine, "approve", args.n, args.batch).await?;
     let start_s = began.elapsed().as_secs_f64();
     let bytes_after = store_bytes(engine.db()).await?;
+    let tables_after = table_bytes(engine.db()).await;
     engine.db().clone().close().await?;
     drop(engine);
 
@@ -327,6 +340,17 @@ async fn stored(engine: Engine, url: &str, args: &BenchArgs) -> anyhow::Result<V
     line["start_s"] = json!(start_s);
     line["start_rate"] = json!(args.n as f64 / start_s);
     line["store_bytes_per_waiting_instance"] = json!(delta.map(|d| d as f64 / args.n as f64));
+    if let (Some(before), Some(after)) = (tables_before, tables_after) {
+        let per: serde_json::Map<String, Value> = after
+            .iter()
+            .map(|(name, bytes)| {
+                let grown = bytes - before.get(name).copied().unwrap_or(0);
+                (name.clone(), json!(grown as f64 / args.n as f64))
+            })
+            .filter(|(_, per)| per.as_f64().is_some_and(|per| per > 0.0))
+            .collect();
+        line["store_bytes_per_waiting_instance_by_table"] = Value::Object(per);
+    }
     line["rate_unit"] = json!("resumes/s from a fresh process");
     Ok(line)
 }
@@ -443,6 +467,27 @@ async fn store_bytes(db: &DatabaseConnection) -> anyhow::Result<Option<i64>> {
         .await?
         .context("no answer to the page count")?;
     Ok(Some(row.try_get("", "bytes")?))
+}
+
+/// The bytes of each table and index of an SQLite store, from its `dbstat`
+/// table; `None` on another store or where SQLite was built without it.
+async fn table_bytes(db: &DatabaseConnection) -> Option<HashMap<String, i64>> {
+    if db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        return None;
+    }
+    let sql = "SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name";
+    let rows = db
+        .query_all(Statement::from_string(sea_orm::DbBackend::Sqlite, sql))
+        .await
+        .ok()?;
+    rows.iter()
+        .map(|row| {
+            Some((
+                row.try_get("", "name").ok()?,
+                row.try_get("", "bytes").ok()?,
+            ))
+        })
+        .collect()
 }
 
 /// Adds the fields of `extra` to the object `line`.

@@ -14,8 +14,9 @@ pub struct Model {
     pub rev: i64,
     /// When it was committed, in milliseconds since the Unix epoch.
     pub at: i64,
-    /// The records, a JSON array (see docs/history.md).
-    pub records: String,
+    /// The records, packed (see `store::packing`): a format byte and a
+    /// zstd frame, or a plain JSON array in rows of older versions.
+    pub records: Vec<u8>,
 }
 
 /// No relations.

@@ -3,6 +3,7 @@
 mod m0001_inbox;
 mod m0002_runtime;
 mod m0003_worker;
+mod m0004_packed_history;
 
 use sea_orm_migration::prelude::*;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_inbox::Migration),
             Box::new(m0002_runtime::Migration),
             Box::new(m0003_worker::Migration),
+            Box::new(m0004_packed_history::Migration),
         ]
     }
 }
