@@ -140,14 +140,22 @@ impl<'e> Batch<'e> {
         Ok(Ok(()))
     }
 
-    /// The definition instance `id` runs on, loading the instance.
-    pub(crate) async fn def_of<C: ConnectionTrait>(
-        &mut self,
-        conn: &C,
-        id: &str,
-    ) -> Result<Arc<Definition>, Error> {
-        let ix = self.load(conn, id).await?;
-        Ok(self.instances[ix].def.clone())
+    /// The task token `token` of loaded instance `id` waits on, or `None`
+    /// when the instance is not loaded or the token waits on no task (the
+    /// task was completed, or never was). The task rows and the tokens
+    /// waiting on tasks change together, so the state answers for the row.
+    pub(crate) fn open_task(&self, id: &str, token: u64) -> Option<OpenTask> {
+        let loaded = &self.instances[*self.index.get(id)?];
+        let waiting = loaded.state.token(token)?;
+        if !matches!(waiting.wait, Wait::Task | Wait::Sign) {
+            return None;
+        }
+        Some(OpenTask {
+            instance_id: loaded.id.clone(),
+            token,
+            kind: loaded.def.nodes[waiting.node].kind.name(),
+            def: loaded.def.clone(),
+        })
     }
 
     /// The variables of instance `id` as this batch holds them, once loaded.
@@ -163,6 +171,7 @@ impl<'e> Batch<'e> {
         }
         let select = instance::Entity::find_by_id(id.to_owned());
         let row = store::backend::lock_rows(select, conn.get_database_backend())
+            .into_partial_model::<Stored>()
             .one(conn)
             .await?
             .ok_or_else(|| Error::no_instance(id))?;
@@ -188,6 +197,7 @@ impl<'e> Batch<'e> {
                 .filter(instance::Column::Id.is_in(chunk.iter().cloned()))
                 .order_by_asc(instance::Column::Id);
             let rows = store::backend::lock_rows(select, conn.get_database_backend())
+                .into_partial_model::<Stored>()
                 .all(conn)
                 .await?;
             for row in rows {
@@ -197,7 +207,7 @@ impl<'e> Batch<'e> {
         Ok(())
     }
 
-    async fn adopt(&mut self, row: instance::Model) -> Result<usize, Error> {
+    async fn adopt(&mut self, row: Stored) -> Result<usize, Error> {
         let version = u32::try_from(row.version).unwrap_or_default();
         let def = self.engine.definition(&row.process, Some(version)).await?;
         let state = InstanceState::decode(&row.state).map_err(|error| Error::Corrupt {
@@ -425,6 +435,32 @@ impl<'e> Batch<'e> {
         insert_chunks::<wait::Entity, _>(conn, self.waits).await?;
         Ok(changed)
     }
+}
+
+/// What a batch reads of an instance row: the columns a change needs, not
+/// the ones it only writes.
+#[derive(sea_orm::DerivePartialModel, sea_orm::FromQueryResult)]
+#[sea_orm(entity = "instance::Entity")]
+struct Stored {
+    id: String,
+    process: String,
+    version: i32,
+    rev: i64,
+    state: String,
+    created_at: i64,
+}
+
+/// An open task found in a loaded instance's state.
+pub(crate) struct OpenTask {
+    /// The instance.
+    pub(crate) instance_id: String,
+    /// The token waiting on it.
+    pub(crate) token: u64,
+    /// The kind of its node (`task` or `sign`), the key of an activity that
+    /// confirms completions.
+    pub(crate) kind: &'static str,
+    /// The definition the instance runs on.
+    pub(crate) def: Arc<Definition>,
 }
 
 /// A job an effect schedules.

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
 
 use serde_json::Value;
 
-use super::batch::{task_id, Batch, Changed};
+use super::batch::{task_id, Batch, Changed, OpenTask};
 use super::{Engine, Error};
 use crate::definition::{Definition, VarIx};
 use crate::events::{self, Event};
@@ -210,14 +210,15 @@ impl Engine {
             .retrying(|| async {
                 let txn = self.db.begin().await?;
                 let mut batch = Batch::new(self);
-                let rows = open_tasks(&txn, tasks).await?;
+                let keys: Vec<_> = tasks.iter().map(|c| parse_task_id(&c.task)).collect();
                 batch
-                    .preload(&txn, rows.values().map(|row| row.instance_id.as_str()))
+                    .preload(&txn, keys.iter().flatten().map(|(id, _)| *id))
                     .await?;
                 let mut results = Vec::with_capacity(tasks.len());
-                for completion in tasks {
-                    let row = rows.get(&completion.task);
-                    results.push(self.complete_in(&txn, &mut batch, completion, row).await?);
+                for (completion, key) in tasks.iter().zip(&keys) {
+                    let open = key.and_then(|(id, token)| batch.open_task(id, token));
+                    let result = self.complete_in(&txn, &mut batch, completion, open).await?;
+                    results.push(result);
                 }
                 let changed = batch.flush(&txn).await?;
                 txn.commit().await?;
@@ -242,7 +243,7 @@ impl Engine {
         conn: &C,
         batch: &mut Batch<'_>,
         completion: &Completion,
-        row: Option<&task::Model>,
+        open: Option<OpenTask>,
     ) -> Result<Result<String, Error>, Error> {
         let Completion {
             task,
@@ -254,29 +255,33 @@ impl Engine {
             id: task.to_owned(),
             hint: ": list open tasks with `sesflow tasks`".into(),
         };
-        let Some(row) = row else {
+        let Some(open) = open else {
             return Ok(Err(not_found()));
         };
-        let def = batch.def_of(conn, &row.instance_id).await?;
+        let def = open.def.clone();
         let data = match typed(&def, vars) {
             Ok(data) => data,
             Err(error) => return Ok(Err(error)),
         };
-        let data = if *rejected {
+        let data = if *rejected || self.registry().get(open.kind).is_none() {
             data
         } else {
-            match self.confirm(batch, row, &def, data).await {
+            // Only a task an activity confirms needs the rest of its row.
+            let Some(row) = task::Entity::find_by_id(task.to_owned()).one(conn).await? else {
+                return Ok(Err(not_found()));
+            };
+            match self.confirm(batch, &row, &def, data).await {
                 Ok(data) => data,
                 Err(error) => return Ok(Err(error)),
             }
         };
         let input = Input::Complete {
-            token: u64::try_from(row.token_id).unwrap_or_default(),
+            token: open.token,
             data,
             rejected: *rejected,
         };
-        Ok(match batch.apply(conn, &row.instance_id, input).await? {
-            Ok(()) => Ok(row.instance_id.clone()),
+        Ok(match batch.apply(conn, &open.instance_id, input).await? {
+            Ok(()) => Ok(open.instance_id),
             Err(runtime::Error::Stale { .. }) => Err(not_found()),
             Err(error) => Err(Error::Runtime(error)),
         })
@@ -379,20 +384,11 @@ impl Engine {
 }
 
 /// The open tasks among `completions`, by id, a chunk per query.
-async fn open_tasks<C: ConnectionTrait>(
-    conn: &C,
-    completions: &[Completion],
-) -> Result<HashMap<String, task::Model>, Error> {
-    let ids: Vec<String> = completions.iter().map(|c| c.task.clone()).collect();
-    let mut rows = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(400) {
-        let found = task::Entity::find()
-            .filter(task::Column::Id.is_in(chunk.iter().cloned()))
-            .all(conn)
-            .await?;
-        rows.extend(found.into_iter().map(|row| (row.id.clone(), row)));
-    }
-    Ok(rows)
+/// The instance and token a task id names (`INSTANCE.TOKEN`), or `None`
+/// when it names none.
+fn parse_task_id(task: &str) -> Option<(&str, u64)> {
+    let (instance, token) = task.rsplit_once('.')?;
+    Some((instance, token.parse().ok()?))
 }
 
 /// The task id for token `token` of `instance` (`INSTANCE.TOKEN`).

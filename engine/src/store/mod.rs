@@ -124,6 +124,7 @@ async fn connect_sized(url: &str, pg_pool: u32) -> Result<DatabaseConnection, Er
             "PRAGMA synchronous=FULL",
             "PRAGMA busy_timeout=10000",
             "PRAGMA foreign_keys=ON",
+            "PRAGMA wal_autocheckpoint=10000",
         ] {
             db.execute_unprepared(pragma).await?;
         }
