@@ -224,14 +224,47 @@ pub struct Service {
     opened: KeyCache,
 }
 
-/// Keys opened once, by certificate serial. An entry is used only while the
-/// certificate's sealed key is byte for byte the one it was opened from;
-/// keys stay sealed at rest and are wiped from memory when dropped.
-#[derive(Clone, Default)]
-struct KeyCache(Arc<Mutex<Opened>>);
+/// A certificate's private key, opened, with the certificate in PEM: what
+/// a signing needs of it. The key is wiped from memory when the last holder
+/// drops it.
+pub struct Opened {
+    key: SigningKey,
+    pem: String,
+}
 
-/// Opened keys by serial, each with the sealed bytes it was opened from.
-type Opened = HashMap<String, (Vec<u8>, SigningKey)>;
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("verifying_key", &self.key.verifying_key())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Opened {
+    /// The private key.
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// The certificate, PEM.
+    pub fn pem(&self) -> &str {
+        &self.pem
+    }
+}
+
+/// Keys opened once, by certificate serial. An entry is used only while the
+/// certificate's sealed key and its DER are byte for byte the ones it was
+/// made from; keys stay sealed at rest and are wiped from memory when
+/// dropped.
+#[derive(Clone, Default)]
+struct KeyCache(Arc<Mutex<HashMap<String, Entry>>>);
+
+/// An opened key with the sealed key and certificate it was made from.
+struct Entry {
+    sealed: Vec<u8>,
+    der: Vec<u8>,
+    opened: Arc<Opened>,
+}
 
 /// How many opened keys the cache holds before it starts over.
 const KEY_CACHE_SIZE: usize = 1024;
@@ -243,16 +276,17 @@ impl std::fmt::Debug for KeyCache {
 }
 
 impl KeyCache {
-    fn get(&self, cert: &Certificate) -> Option<SigningKey> {
+    fn get(&self, cert: &Certificate) -> Option<Arc<Opened>> {
         let cache = self
             .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (sealed, key) = cache.get(&cert.serial)?;
-        (*sealed == cert.key).then(|| key.clone())
+        let entry = cache.get(&cert.serial)?;
+        (entry.sealed == cert.key && entry.der == cert.certificate)
+            .then(|| Arc::clone(&entry.opened))
     }
 
-    fn put(&self, cert: &Certificate, key: &SigningKey) {
+    fn put(&self, cert: &Certificate, opened: &Arc<Opened>) {
         let mut cache = self
             .0
             .lock()
@@ -260,7 +294,12 @@ impl KeyCache {
         if cache.len() >= KEY_CACHE_SIZE {
             cache.clear();
         }
-        cache.insert(cert.serial.clone(), (cert.key.clone(), key.clone()));
+        let entry = Entry {
+            sealed: cert.key.clone(),
+            der: cert.certificate.clone(),
+            opened: Arc::clone(opened),
+        };
+        cache.insert(cert.serial.clone(), entry);
     }
 }
 
@@ -396,17 +435,27 @@ impl Service {
     }
 
     /// The private key of `cert`, opened with the master key on first use
-    /// and kept in memory (never stored unsealed) for the next signings.
-    pub fn signing_key(&self, cert: &Certificate) -> Result<SigningKey, Error> {
-        if let Some(key) = self.opened.get(cert) {
-            return Ok(key);
+    /// and kept in memory (never stored unsealed) for the next signings,
+    /// with the certificate's PEM.
+    pub fn open(&self, cert: &Certificate) -> Result<Arc<Opened>, Error> {
+        if let Some(opened) = self.opened.get(cert) {
+            return Ok(opened);
         }
         let der = self
             .keys
             .open(&key_context(&cert.serial), &cert.key_id, &cert.key)?;
         let key = SigningKey::from_pkcs8_der(&der).map_err(|e| Error::X509(e.to_string()))?;
-        self.opened.put(cert, &key);
-        Ok(key)
+        let opened = Arc::new(Opened {
+            key,
+            pem: ca::pem_of("CERTIFICATE", &cert.certificate),
+        });
+        self.opened.put(cert, &opened);
+        Ok(opened)
+    }
+
+    /// The private key of `cert` ([`Service::open`]).
+    pub fn signing_key(&self, cert: &Certificate) -> Result<SigningKey, Error> {
+        Ok(self.open(cert)?.key().clone())
     }
 }
 

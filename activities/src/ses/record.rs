@@ -13,6 +13,10 @@ use crate::canonical;
 /// The format name and version of records.
 pub const FORMAT: &str = "sesflow-ses-signature/1";
 
+/// Bytes of the signed form beyond the certificate, enough for a usual
+/// record to be written without growing its buffer.
+const SIGNED_OVERHEAD: usize = 768;
+
 /// Who signed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signer {
@@ -109,12 +113,30 @@ impl Record {
 
     /// The bytes the signature covers: the canonical JSON of the record
     /// without its `signature`.
+    ///
+    /// Written member by member in canonical key order, the same bytes as
+    /// canonicalizing the record's JSON (the tests hold the two together).
     pub fn signed_bytes(&self) -> Vec<u8> {
-        let mut value = serde_json::to_value(self).expect("a record serializes to JSON");
-        if let Some(map) = value.as_object_mut() {
-            map.remove("signature");
-        }
-        canonical::to_vec(&value).expect("a JSON value serializes canonically")
+        let mut out = Vec::with_capacity(SIGNED_OVERHEAD + self.certificate.len());
+        let mut record = canonical::Object::new(&mut out);
+        record.string("certificate", &self.certificate);
+        let mut digest = canonical::Object::new(record.key("digest"));
+        digest.string("algorithm", &self.digest.algorithm);
+        digest.string("value", &self.digest.value);
+        digest.end();
+        record.string("format", &self.format);
+        record.string("id", &self.id);
+        record.string("method", &self.method);
+        record.string("notice", &self.notice);
+        record.string("serial", &self.serial);
+        record.string("signed_at", &self.signed_at);
+        let mut signer = canonical::Object::new(record.key("signer"));
+        signer.string("full_name", &self.signer.full_name);
+        signer.string("login", &self.signer.login);
+        signer.end();
+        self.target.write_canonical(record.key("target"));
+        record.end();
+        out
     }
 
     /// When it was signed.
@@ -129,5 +151,127 @@ impl Record {
         let mut text = serde_json::to_string_pretty(self).expect("a record serializes to JSON");
         text.push('\n');
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use ed25519_dalek::Verifier;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The signed bytes as the record's JSON, canonicalized, says they are.
+    fn through_json(record: &Record) -> Vec<u8> {
+        let mut value = serde_json::to_value(record).expect("a record serializes to JSON");
+        if let Some(map) = value.as_object_mut() {
+            map.remove("signature");
+        }
+        canonical::to_vec(&value).expect("a JSON value serializes canonically")
+    }
+
+    fn unsigned(target: Target, full_name: &str) -> Unsigned {
+        Unsigned {
+            id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into(),
+            signer: Signer {
+                login: "ann".into(),
+                full_name: full_name.into(),
+            },
+            serial: "4f1c2a".into(),
+            certificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into(),
+            target,
+            digest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+            signed_at: Utc
+                .with_ymd_and_hms(2024, 5, 17, 9, 30, 0)
+                .single()
+                .expect("a valid time"),
+            method: "password+code:email".into(),
+        }
+    }
+
+    fn key() -> SigningKey {
+        SigningKey::from_bytes(&[7u8; 32])
+    }
+
+    #[test]
+    fn signed_bytes_of_a_file_record_are_its_canonical_json() {
+        let target = Target::File {
+            name: "offer.pdf".into(),
+        };
+        let record = Record::sign(unsigned(target, "Ann Lee"), &key());
+        let text = String::from_utf8(record.signed_bytes()).expect("UTF-8");
+        assert!(text.starts_with(
+            "{\"certificate\":\"-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n\",\
+             \"digest\":{\"algorithm\":\"sha-256\",\"value\":\"9f86d081"
+        ));
+        assert!(text.ends_with(
+            "\"signed_at\":\"2024-05-17T09:30:00.000Z\",\
+             \"signer\":{\"full_name\":\"Ann Lee\",\"login\":\"ann\"},\
+             \"target\":{\"kind\":\"file\",\"name\":\"offer.pdf\"}}"
+        ));
+        assert!(!text.contains("signature\""));
+        assert_eq!(record.signed_bytes(), through_json(&record));
+    }
+
+    #[test]
+    fn signed_bytes_of_an_app_item_record_are_its_canonical_json() {
+        let target = Target::AppItem {
+            app: "invoices".into(),
+            id: "2024-17".into(),
+            version: -3,
+            fields: vec!["amount".into(), "payee".into()],
+        };
+        let record = Record::sign(unsigned(target, "Zoë \"Z\" O'Neil\t"), &key());
+        let text = String::from_utf8(record.signed_bytes()).expect("UTF-8");
+        assert!(text.contains(
+            "\"target\":{\"app\":\"invoices\",\"fields\":[\"amount\",\"payee\"],\
+             \"id\":\"2024-17\",\"kind\":\"app_item\",\"version\":-3}"
+        ));
+        assert!(text.contains("\"full_name\":\"Zoë \\\"Z\\\" O'Neil\\t\""));
+        assert_eq!(record.signed_bytes(), through_json(&record));
+    }
+
+    #[test]
+    fn the_signature_covers_the_signed_bytes() {
+        let target = Target::File {
+            name: "offer.pdf".into(),
+        };
+        let key = key();
+        let record = Record::sign(unsigned(target, "Ann Lee"), &key);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&record.signature)
+            .expect("base64");
+        let signature = ed25519_dalek::Signature::from_slice(&bytes).expect("64 bytes");
+        let public = key.verifying_key();
+        assert!(public.verify(&record.signed_bytes(), &signature).is_ok());
+        let mut altered = record.clone();
+        altered.method = "password".into();
+        assert!(public.verify(&altered.signed_bytes(), &signature).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn signed_bytes_match_canonical_json_for_any_text(
+            login in any::<String>(),
+            full_name in any::<String>(),
+            name in any::<String>(),
+            certificate in any::<String>(),
+            app in "\\PC*",
+            fields in proptest::collection::vec(any::<String>(), 0..4),
+            version in any::<i32>(),
+            file in any::<bool>(),
+        ) {
+            let target = if file {
+                Target::File { name }
+            } else {
+                Target::AppItem { app, id: name, version, fields }
+            };
+            let mut unsigned = unsigned(target, &full_name);
+            unsigned.signer.login = login;
+            unsigned.certificate = certificate;
+            let record = Record::sign(unsigned, &key());
+            prop_assert_eq!(record.signed_bytes(), through_json(&record));
+        }
     }
 }

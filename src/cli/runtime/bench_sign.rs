@@ -7,7 +7,6 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use ed25519_dalek::{Signer, SigningKey, Verifier};
 use serde_json::{json, Value};
-use sesflow_activities::certs::ca::pem_of;
 use sesflow_activities::certs::keys::MasterKey;
 use sesflow_activities::ses::record::{self, Unsigned};
 use sesflow_activities::ses::verify::{self, Inputs};
@@ -46,7 +45,8 @@ pub(super) async fn run(url: &str, n: usize) -> anyhow::Result<Value> {
     let document = Document::bytes("bench.txt", b"a document to sign");
     let ca_der = ses.certs().ca(now).await?.der;
 
-    // The module's signing: the certificate's key, the record, RFC 8785, sign.
+    // The module's signing: the certificate's opened key and PEM, the record,
+    // RFC 8785, sign.
     let unsigned = Unsigned {
         id: "bench".into(),
         signer: record::Signer {
@@ -61,17 +61,16 @@ pub(super) async fn run(url: &str, n: usize) -> anyhow::Result<Value> {
         method: "password".into(),
     };
     let (sign_s, record) = timed(n, || {
-        let key = ses
+        let opened = ses
             .certs()
-            .signing_key(&cert)
+            .open(&cert)
             .expect("the bench certificate opens");
-        let certificate = pem_of("CERTIFICATE", &cert.certificate);
         Record::sign(
             Unsigned {
-                certificate,
+                certificate: opened.pem().to_owned(),
                 ..unsigned.clone()
             },
-            &key,
+            opened.key(),
         )
     });
     let file = record.to_file().into_bytes();
