@@ -86,6 +86,7 @@ fn bench(c: &mut Criterion) {
                 },
                 serial: cert.serial.clone(),
                 certificate: opened.pem().to_owned(),
+                certificate_sha256: opened.fingerprint_sha256().to_owned(),
                 target: fx.document.target.clone(),
                 digest: fx.document.digest.clone(),
                 signed_at: now,

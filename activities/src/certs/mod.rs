@@ -208,7 +208,7 @@ impl Info {
             not_before: store::datetime(cert.not_before),
             not_after: store::datetime(cert.not_after),
             issuer: ca::SUBJECT_CN.to_owned(),
-            fingerprint_sha256: hex::encode(Sha256::digest(&cert.certificate)),
+            fingerprint_sha256: fingerprint(&cert.certificate),
             status: status.to_owned(),
             revoked_at: cert.revoked_at.map(store::datetime),
             revocation_reason: cert.revocation_reason.clone(),
@@ -224,12 +224,13 @@ pub struct Service {
     opened: KeyCache,
 }
 
-/// A certificate's private key, opened, with the certificate in PEM: what
-/// a signing needs of it. The key is wiped from memory when the last holder
-/// drops it.
+/// A certificate's private key, opened, with the certificate in PEM and its
+/// fingerprint: what a signing needs of it. The key is wiped from memory
+/// when the last holder drops it.
 pub struct Opened {
     key: SigningKey,
     pem: String,
+    fingerprint: String,
 }
 
 impl std::fmt::Debug for Opened {
@@ -249,6 +250,11 @@ impl Opened {
     /// The certificate, PEM.
     pub fn pem(&self) -> &str {
         &self.pem
+    }
+
+    /// SHA-256 of the certificate's DER, lower-case hex ([`fingerprint`]).
+    pub fn fingerprint_sha256(&self) -> &str {
+        &self.fingerprint
     }
 }
 
@@ -436,7 +442,7 @@ impl Service {
 
     /// The private key of `cert`, opened with the master key on first use
     /// and kept in memory (never stored unsealed) for the next signings,
-    /// with the certificate's PEM.
+    /// with the certificate's PEM and fingerprint.
     pub fn open(&self, cert: &Certificate) -> Result<Arc<Opened>, Error> {
         if let Some(opened) = self.opened.get(cert) {
             return Ok(opened);
@@ -448,6 +454,7 @@ impl Service {
         let opened = Arc::new(Opened {
             key,
             pem: ca::pem_of("CERTIFICATE", &cert.certificate),
+            fingerprint: fingerprint(&cert.certificate),
         });
         self.opened.put(cert, &opened);
         Ok(opened)
@@ -482,6 +489,11 @@ pub async fn load_key<C: ConnectionTrait>(conn: &C) -> Result<MasterKey, Error> 
 /// The associated data that binds a certificate's sealed key to its row.
 pub(crate) fn key_context(serial: &str) -> String {
     format!("cert:{serial}")
+}
+
+/// The SHA-256 fingerprint of the DER certificate `der`, lower-case hex.
+pub fn fingerprint(der: &[u8]) -> String {
+    hex::encode(Sha256::digest(der))
 }
 
 /// `serial` as stored: lower-case hex without separators.

@@ -1,6 +1,13 @@
 //! The signature record: what the store keeps and the detached signature
 //! file holds. It carries the signer's certificate, so that it verifies
 //! offline with the CA certificate alone.
+//!
+//! The signature covers the canonical JSON (RFC 8785) of the record's
+//! fields but `signature` and `certificate`: the certificate is bound by
+//! its serial and its SHA-256 (`certificate_sha256`), which verification
+//! compares with the certificate the record carries. Records of format 1,
+//! made before, have no `certificate_sha256` and their signature covers
+//! the certificate itself; they verify as they did.
 
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -10,11 +17,13 @@ use serde::{Deserialize, Serialize};
 use super::{Target, NOTICE};
 use crate::canonical;
 
-/// The format name and version of records.
-pub const FORMAT: &str = "sesflow-ses-signature/1";
+/// The format name and version of the records made now.
+pub const FORMAT: &str = "sesflow-ses-signature/2";
+/// The format of records whose signature covers the whole certificate.
+pub const FORMAT_1: &str = "sesflow-ses-signature/1";
 
-/// Bytes of the signed form beyond the certificate, enough for a usual
-/// record to be written without growing its buffer.
+/// Bytes of the signed form beyond a format 1 certificate, enough for a
+/// usual record to be written without growing its buffer.
 const SIGNED_OVERHEAD: usize = 768;
 
 /// Who signed.
@@ -50,6 +59,10 @@ pub struct Record {
     pub serial: String,
     /// The signer's certificate, PEM.
     pub certificate: String,
+    /// SHA-256 of the certificate's DER, lower-case hex: what the signature
+    /// covers of the certificate. Absent from format 1 records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_sha256: Option<String>,
     /// What was signed.
     pub target: Target,
     /// The digest signed.
@@ -59,7 +72,7 @@ pub struct Record {
     /// How the signer confirmed: `password` or `password+code:email,sms`.
     pub method: String,
     /// Ed25519 signature, base64, over the RFC 8785 canonical JSON of every
-    /// other field.
+    /// other field but `certificate` (format 1: every other field).
     #[serde(default)]
     pub signature: String,
 }
@@ -75,6 +88,8 @@ pub struct Unsigned {
     pub serial: String,
     /// The certificate, PEM.
     pub certificate: String,
+    /// SHA-256 of the certificate's DER, lower-case hex.
+    pub certificate_sha256: String,
     /// What is signed.
     pub target: Target,
     /// Its digest, hex.
@@ -95,6 +110,7 @@ impl Record {
             signer: unsigned.signer,
             serial: unsigned.serial,
             certificate: unsigned.certificate,
+            certificate_sha256: Some(unsigned.certificate_sha256),
             target: unsigned.target,
             digest: Digest {
                 algorithm: "sha-256".to_owned(),
@@ -112,14 +128,22 @@ impl Record {
     }
 
     /// The bytes the signature covers: the canonical JSON of the record
-    /// without its `signature`.
+    /// without its `signature` and, when it has a `certificate_sha256`,
+    /// without its `certificate`.
     ///
     /// Written member by member in canonical key order, the same bytes as
     /// canonicalizing the record's JSON (the tests hold the two together).
     pub fn signed_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(SIGNED_OVERHEAD + self.certificate.len());
+        let certificate = match self.certificate_sha256 {
+            Some(_) => 0,
+            None => self.certificate.len(),
+        };
+        let mut out = Vec::with_capacity(SIGNED_OVERHEAD + certificate);
         let mut record = canonical::Object::new(&mut out);
-        record.string("certificate", &self.certificate);
+        match &self.certificate_sha256 {
+            Some(fingerprint) => record.string("certificate_sha256", fingerprint),
+            None => record.string("certificate", &self.certificate),
+        }
         let mut digest = canonical::Object::new(record.key("digest"));
         digest.string("algorithm", &self.digest.algorithm);
         digest.string("value", &self.digest.value);
@@ -167,8 +191,20 @@ mod tests {
         let mut value = serde_json::to_value(record).expect("a record serializes to JSON");
         if let Some(map) = value.as_object_mut() {
             map.remove("signature");
+            if map.contains_key("certificate_sha256") {
+                map.remove("certificate");
+            }
         }
         canonical::to_vec(&value).expect("a JSON value serializes canonically")
+    }
+
+    /// `record` as format 1 made it: no fingerprint, signed with `key`.
+    fn as_format_1(mut record: Record, key: &SigningKey) -> Record {
+        record.format = FORMAT_1.to_owned();
+        record.certificate_sha256 = None;
+        let signature = key.sign(&record.signed_bytes());
+        record.signature = base64::engine::general_purpose::STANDARD.encode(signature.to_bytes());
+        record
     }
 
     fn unsigned(target: Target, full_name: &str) -> Unsigned {
@@ -180,6 +216,8 @@ mod tests {
             },
             serial: "4f1c2a".into(),
             certificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into(),
+            certificate_sha256: "5f3c0a9b1e7d2c4a6b8e0f1d3c5a7b9e1f3d5c7a9b0e2d4c6a8b0f1e3d5c7a9b"
+                .into(),
             target,
             digest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
             signed_at: Utc
@@ -202,9 +240,11 @@ mod tests {
         let record = Record::sign(unsigned(target, "Ann Lee"), &key());
         let text = String::from_utf8(record.signed_bytes()).expect("UTF-8");
         assert!(text.starts_with(
-            "{\"certificate\":\"-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n\",\
+            "{\"certificate_sha256\":\"5f3c0a9b1e7d2c4a6b8e0f1d3c5a7b9e1f3d5c7a9b0e2d4c6a8b0f1e3d5c7a9b\",\
              \"digest\":{\"algorithm\":\"sha-256\",\"value\":\"9f86d081"
         ));
+        assert!(!text.contains("BEGIN CERTIFICATE"));
+        assert!(text.contains("\"format\":\"sesflow-ses-signature/2\""));
         assert!(text.ends_with(
             "\"signed_at\":\"2024-05-17T09:30:00.000Z\",\
              \"signer\":{\"full_name\":\"Ann Lee\",\"login\":\"ann\"},\
@@ -233,6 +273,26 @@ mod tests {
     }
 
     #[test]
+    fn signed_bytes_of_a_format_1_record_cover_the_certificate() {
+        let target = Target::File {
+            name: "offer.pdf".into(),
+        };
+        let key = key();
+        let record = as_format_1(Record::sign(unsigned(target, "Ann Lee"), &key), &key);
+        let text = String::from_utf8(record.signed_bytes()).expect("UTF-8");
+        assert!(text.starts_with(
+            "{\"certificate\":\"-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n\",\
+             \"digest\":{"
+        ));
+        assert!(!text.contains("certificate_sha256"));
+        assert_eq!(record.signed_bytes(), through_json(&record));
+        let file = record.to_file();
+        assert!(!file.contains("certificate_sha256"));
+        let back: Record = serde_json::from_str(&file).expect("a record");
+        assert_eq!(back, record);
+    }
+
+    #[test]
     fn the_signature_covers_the_signed_bytes() {
         let target = Target::File {
             name: "offer.pdf".into(),
@@ -248,6 +308,9 @@ mod tests {
         let mut altered = record.clone();
         altered.method = "password".into();
         assert!(public.verify(&altered.signed_bytes(), &signature).is_err());
+        let mut altered = record.clone();
+        altered.certificate_sha256 = Some("00".repeat(32));
+        assert!(public.verify(&altered.signed_bytes(), &signature).is_err());
     }
 
     proptest! {
@@ -261,6 +324,7 @@ mod tests {
             fields in proptest::collection::vec(any::<String>(), 0..4),
             version in any::<i32>(),
             file in any::<bool>(),
+            format_1 in any::<bool>(),
         ) {
             let target = if file {
                 Target::File { name }
@@ -270,7 +334,10 @@ mod tests {
             let mut unsigned = unsigned(target, &full_name);
             unsigned.signer.login = login;
             unsigned.certificate = certificate;
-            let record = Record::sign(unsigned, &key());
+            let mut record = Record::sign(unsigned, &key());
+            if format_1 {
+                record = as_format_1(record, &key());
+            }
             prop_assert_eq!(record.signed_bytes(), through_json(&record));
         }
     }

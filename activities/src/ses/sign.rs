@@ -455,6 +455,7 @@ impl Ses {
             },
             serial: ready.cert.serial.clone(),
             certificate: opened.pem().to_owned(),
+            certificate_sha256: opened.fingerprint_sha256().to_owned(),
             target: document.target.clone(),
             digest: document.digest.clone(),
             signed_at: now,
