@@ -311,3 +311,98 @@ async fn an_app_item_without_any_signed_field_is_not_signed() {
         env.cleanup().await;
     }
 }
+
+/// `record` with `change` applied, as a signature file.
+fn altered(record: &Record, change: impl FnOnce(&mut Record)) -> Vec<u8> {
+    let mut record = record.clone();
+    change(&mut record);
+    record.to_file().into_bytes()
+}
+
+#[tokio::test]
+async fn the_record_binds_its_certificate_by_fingerprint() {
+    let env = ses_support::sqlite().await;
+    let ses = &env.ses;
+    ready(ses).await;
+    add_user(ses, "bob", Some("bob@example.com"), None).await;
+    let bob = ses
+        .certs()
+        .get(&issue(ses, "bob").await)
+        .await
+        .expect("bob");
+    let doc = Document::bytes("a.txt", b"A");
+    let record = verify::parse(&signed(ses, &doc).await).expect("a record");
+    assert_eq!(record.format, "sesflow-ses-signature/2");
+    let ann = ses.certs().get(&record.serial).await.expect("ann");
+    let fingerprint = sesflow_activities::certs::fingerprint(&ann.certificate);
+    assert_eq!(
+        record.certificate_sha256.as_deref(),
+        Some(fingerprint.as_str())
+    );
+
+    let bob_pem = sesflow_activities::certs::ca::pem_of("CERTIFICATE", &bob.certificate);
+    let cases = [
+        altered(&record, |r| r.certificate_sha256 = Some("0".repeat(64))),
+        altered(&record, |r| r.certificate.clone_from(&bob_pem)),
+        altered(&record, |r| {
+            r.certificate.clone_from(&bob_pem);
+            r.serial.clone_from(&bob.serial);
+            r.certificate_sha256 = Some(sesflow_activities::certs::fingerprint(&bob.certificate));
+        }),
+    ];
+    for (i, sig) in cases.iter().enumerate() {
+        let report = ses.verify_document(&doc, sig, t0()).await.expect("verify");
+        let (failure, names) = failed(&report);
+        assert_eq!(*failure, Failure::Tampered, "case {i}");
+        assert_eq!(names, ["record signature"], "case {i}");
+    }
+    let report = ses
+        .verify_document(
+            &doc,
+            &altered(&record, |r| r.certificate_sha256 = None),
+            t0(),
+        )
+        .await
+        .expect("verify");
+    let (failure, names) = failed(&report);
+    assert!(matches!(failure, Failure::Garbled { .. }), "{failure:?}");
+    assert_eq!(names, ["format"]);
+}
+
+#[tokio::test]
+async fn a_format_1_record_signed_over_its_certificate_still_verifies() {
+    use base64::Engine;
+    use ed25519_dalek::Signer;
+
+    let env = ses_support::sqlite().await;
+    let ses = &env.ses;
+    ready(ses).await;
+    let doc = Document::bytes("a.txt", b"A");
+    let mut record = verify::parse(&signed(ses, &doc).await).expect("a record");
+    let cert = ses.certs().get(&record.serial).await.expect("cert");
+    let key = ses.certs().signing_key(&cert).expect("opens");
+    record.format = "sesflow-ses-signature/1".into();
+    record.certificate_sha256 = None;
+    let signature = key.sign(&record.signed_bytes()).to_bytes();
+    record.signature = base64::engine::general_purpose::STANDARD.encode(signature);
+    let file = record.to_file();
+    assert!(!file.contains("certificate_sha256"));
+
+    let report = ses
+        .verify_document(&doc, file.as_bytes(), t0())
+        .await
+        .expect("verify");
+    assert!(report.valid, "{report:?}");
+    let tampered = altered(&record, |r| r.certificate.push('\n'));
+    let report = ses
+        .verify_document(&doc, &tampered, t0())
+        .await
+        .expect("verify");
+    assert_eq!(report.failure, Some(Failure::Tampered));
+    let mixed = altered(&record, |r| r.certificate_sha256 = Some("0".repeat(64)));
+    let report = ses
+        .verify_document(&doc, &mixed, t0())
+        .await
+        .expect("verify");
+    assert!(matches!(report.failure, Some(Failure::Garbled { .. })));
+}

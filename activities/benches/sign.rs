@@ -72,11 +72,12 @@ fn bench(c: &mut Criterion) {
         .expect("query")
         .expect("a certificate");
 
-    // The module's signing core: open the sealed key, build, canonicalize
-    // and sign the record (no password hash, no database write).
+    // The module's signing core: the certificate's opened key and PEM (kept
+    // after the first use), build, canonicalize and sign the record (no
+    // password hash, no database write).
     c.bench_function("ses sign record", |b| {
         b.iter(|| {
-            let key = fx.ses.certs().signing_key(&cert).expect("key");
+            let opened = fx.ses.certs().open(&cert).expect("key");
             let unsigned = sesflow_activities::ses::record::Unsigned {
                 id: "bench".into(),
                 signer: sesflow_activities::ses::record::Signer {
@@ -84,13 +85,14 @@ fn bench(c: &mut Criterion) {
                     full_name: "Ann Lee".into(),
                 },
                 serial: cert.serial.clone(),
-                certificate: String::new(),
+                certificate: opened.pem().to_owned(),
+                certificate_sha256: opened.fingerprint_sha256().to_owned(),
                 target: fx.document.target.clone(),
                 digest: fx.document.digest.clone(),
                 signed_at: now,
                 method: "password".into(),
             };
-            sesflow_activities::ses::Record::sign(unsigned, &key)
+            sesflow_activities::ses::Record::sign(unsigned, opened.key())
         })
     });
     c.bench_function("ses verify record", |b| {

@@ -208,7 +208,7 @@ impl Info {
             not_before: store::datetime(cert.not_before),
             not_after: store::datetime(cert.not_after),
             issuer: ca::SUBJECT_CN.to_owned(),
-            fingerprint_sha256: hex::encode(Sha256::digest(&cert.certificate)),
+            fingerprint_sha256: fingerprint(&cert.certificate),
             status: status.to_owned(),
             revoked_at: cert.revoked_at.map(store::datetime),
             revocation_reason: cert.revocation_reason.clone(),
@@ -224,14 +224,53 @@ pub struct Service {
     opened: KeyCache,
 }
 
-/// Keys opened once, by certificate serial. An entry is used only while the
-/// certificate's sealed key is byte for byte the one it was opened from;
-/// keys stay sealed at rest and are wiped from memory when dropped.
-#[derive(Clone, Default)]
-struct KeyCache(Arc<Mutex<Opened>>);
+/// A certificate's private key, opened, with the certificate in PEM and its
+/// fingerprint: what a signing needs of it. The key is wiped from memory
+/// when the last holder drops it.
+pub struct Opened {
+    key: SigningKey,
+    pem: String,
+    fingerprint: String,
+}
 
-/// Opened keys by serial, each with the sealed bytes it was opened from.
-type Opened = HashMap<String, (Vec<u8>, SigningKey)>;
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("verifying_key", &self.key.verifying_key())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Opened {
+    /// The private key.
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// The certificate, PEM.
+    pub fn pem(&self) -> &str {
+        &self.pem
+    }
+
+    /// SHA-256 of the certificate's DER, lower-case hex ([`fingerprint`]).
+    pub fn fingerprint_sha256(&self) -> &str {
+        &self.fingerprint
+    }
+}
+
+/// Keys opened once, by certificate serial. An entry is used only while the
+/// certificate's sealed key and its DER are byte for byte the ones it was
+/// made from; keys stay sealed at rest and are wiped from memory when
+/// dropped.
+#[derive(Clone, Default)]
+struct KeyCache(Arc<Mutex<HashMap<String, Entry>>>);
+
+/// An opened key with the sealed key and certificate it was made from.
+struct Entry {
+    sealed: Vec<u8>,
+    der: Vec<u8>,
+    opened: Arc<Opened>,
+}
 
 /// How many opened keys the cache holds before it starts over.
 const KEY_CACHE_SIZE: usize = 1024;
@@ -243,16 +282,17 @@ impl std::fmt::Debug for KeyCache {
 }
 
 impl KeyCache {
-    fn get(&self, cert: &Certificate) -> Option<SigningKey> {
+    fn get(&self, cert: &Certificate) -> Option<Arc<Opened>> {
         let cache = self
             .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (sealed, key) = cache.get(&cert.serial)?;
-        (*sealed == cert.key).then(|| key.clone())
+        let entry = cache.get(&cert.serial)?;
+        (entry.sealed == cert.key && entry.der == cert.certificate)
+            .then(|| Arc::clone(&entry.opened))
     }
 
-    fn put(&self, cert: &Certificate, key: &SigningKey) {
+    fn put(&self, cert: &Certificate, opened: &Arc<Opened>) {
         let mut cache = self
             .0
             .lock()
@@ -260,7 +300,12 @@ impl KeyCache {
         if cache.len() >= KEY_CACHE_SIZE {
             cache.clear();
         }
-        cache.insert(cert.serial.clone(), (cert.key.clone(), key.clone()));
+        let entry = Entry {
+            sealed: cert.key.clone(),
+            der: cert.certificate.clone(),
+            opened: Arc::clone(opened),
+        };
+        cache.insert(cert.serial.clone(), entry);
     }
 }
 
@@ -396,17 +441,28 @@ impl Service {
     }
 
     /// The private key of `cert`, opened with the master key on first use
-    /// and kept in memory (never stored unsealed) for the next signings.
-    pub fn signing_key(&self, cert: &Certificate) -> Result<SigningKey, Error> {
-        if let Some(key) = self.opened.get(cert) {
-            return Ok(key);
+    /// and kept in memory (never stored unsealed) for the next signings,
+    /// with the certificate's PEM and fingerprint.
+    pub fn open(&self, cert: &Certificate) -> Result<Arc<Opened>, Error> {
+        if let Some(opened) = self.opened.get(cert) {
+            return Ok(opened);
         }
         let der = self
             .keys
             .open(&key_context(&cert.serial), &cert.key_id, &cert.key)?;
         let key = SigningKey::from_pkcs8_der(&der).map_err(|e| Error::X509(e.to_string()))?;
-        self.opened.put(cert, &key);
-        Ok(key)
+        let opened = Arc::new(Opened {
+            key,
+            pem: ca::pem_of("CERTIFICATE", &cert.certificate),
+            fingerprint: fingerprint(&cert.certificate),
+        });
+        self.opened.put(cert, &opened);
+        Ok(opened)
+    }
+
+    /// The private key of `cert` ([`Service::open`]).
+    pub fn signing_key(&self, cert: &Certificate) -> Result<SigningKey, Error> {
+        Ok(self.open(cert)?.key().clone())
     }
 }
 
@@ -433,6 +489,11 @@ pub async fn load_key<C: ConnectionTrait>(conn: &C) -> Result<MasterKey, Error> 
 /// The associated data that binds a certificate's sealed key to its row.
 pub(crate) fn key_context(serial: &str) -> String {
     format!("cert:{serial}")
+}
+
+/// The SHA-256 fingerprint of the DER certificate `der`, lower-case hex.
+pub fn fingerprint(der: &[u8]) -> String {
+    hex::encode(Sha256::digest(der))
 }
 
 /// `serial` as stored: lower-case hex without separators.

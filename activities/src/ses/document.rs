@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::apps;
+use crate::canonical;
 use crate::error::{Error, Result};
 
 /// What a signature covers, as its record names it.
@@ -41,6 +42,33 @@ impl Target {
             Target::File { name } => format!("file:{name}"),
             Target::AppItem { app, id, .. } => format!("app:{app}/{id}"),
         }
+    }
+}
+
+impl Target {
+    /// Appends the canonical JSON (RFC 8785) of the target, as serde names
+    /// its fields, to `out`.
+    pub(crate) fn write_canonical(&self, out: &mut Vec<u8>) {
+        let mut object = canonical::Object::new(out);
+        match self {
+            Target::File { name } => {
+                object.string("kind", "file");
+                object.string("name", name);
+            }
+            Target::AppItem {
+                app,
+                id,
+                version,
+                fields,
+            } => {
+                object.string("app", app);
+                object.strings("fields", fields);
+                object.string("id", id);
+                object.string("kind", "app_item");
+                object.integer("version", i64::from(*version));
+            }
+        }
+        object.end();
     }
 }
 

@@ -446,7 +446,7 @@ impl Ses {
         method: &str,
         now: DateTime<Utc>,
     ) -> Result<Record> {
-        let key = self.certs().signing_key(&ready.cert)?;
+        let opened = self.certs().open(&ready.cert)?;
         let unsigned = Unsigned {
             id: uuid::Uuid::now_v7().to_string(),
             signer: Signer {
@@ -454,13 +454,14 @@ impl Ses {
                 full_name: ready.user.full_name.clone(),
             },
             serial: ready.cert.serial.clone(),
-            certificate: certs::ca::pem_of("CERTIFICATE", &ready.cert.certificate),
+            certificate: opened.pem().to_owned(),
+            certificate_sha256: opened.fingerprint_sha256().to_owned(),
             target: document.target.clone(),
             digest: document.digest.clone(),
             signed_at: now,
             method: method.to_owned(),
         };
-        let record = Record::sign(unsigned, &key);
+        let record = Record::sign(unsigned, opened.key());
         let row = signature::ActiveModel {
             id: Set(record.id.clone()),
             login: Set(record.signer.login.clone()),

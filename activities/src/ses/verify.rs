@@ -13,7 +13,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde::Serialize;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::record::{Record, FORMAT};
+use super::record::{Record, FORMAT, FORMAT_1};
 use super::{Document, NOTICE};
 
 /// A revocation known to the verifier.
@@ -192,12 +192,13 @@ pub fn parse(bytes: &[u8]) -> Result<Record, Failure> {
     let record: Record = serde_json::from_slice(bytes).map_err(|e| Failure::Garbled {
         detail: e.to_string(),
     })?;
-    if record.format != FORMAT {
-        return Err(Failure::Garbled {
-            detail: format!("format `{}` is not {FORMAT}", record.format),
-        });
+    let garbled = |detail: String| Err(Failure::Garbled { detail });
+    match (record.format.as_str(), &record.certificate_sha256) {
+        (FORMAT, Some(_)) | (FORMAT_1, None) => Ok(record),
+        (FORMAT, None) => garbled(format!("a {FORMAT} record needs certificate_sha256")),
+        (FORMAT_1, Some(_)) => garbled(format!("a {FORMAT_1} record has no certificate_sha256")),
+        (other, _) => garbled(format!("format `{other}` is not {FORMAT} or {FORMAT_1}")),
     }
-    Ok(record)
 }
 
 /// Verifies the signature file `bytes` against `inputs`.
@@ -269,6 +270,7 @@ fn outcome<T>(report: &mut Report, name: &str, result: Result<T, Failure>) -> Re
 #[derive(Clone)]
 struct Leaf {
     serial: String,
+    fingerprint: String,
     key: VerifyingKey,
     not_before: DateTime<Utc>,
     not_after: DateTime<Utc>,
@@ -343,6 +345,7 @@ fn check_chain(cert_der: &[u8], ca_der: &[u8]) -> Result<Leaf, Failure> {
     };
     Ok(Leaf {
         serial: hex::encode(cert.raw_serial()),
+        fingerprint: crate::certs::fingerprint(cert_der),
         key,
         not_before: time(cert.validity().not_before),
         not_after: time(cert.validity().not_after),
@@ -361,6 +364,12 @@ fn record_signature(record: &Record, leaf: &Leaf) -> Result<(), Failure> {
     let signature = Signature::from_slice(&bytes).map_err(|_| Failure::Tampered)?;
     if crate::certs::normalize_serial(&record.serial) != leaf.serial {
         return Err(Failure::Tampered);
+    }
+    // Format 2 signs the certificate's fingerprint, not the certificate.
+    if let Some(fingerprint) = &record.certificate_sha256 {
+        if *fingerprint != leaf.fingerprint {
+            return Err(Failure::Tampered);
+        }
     }
     leaf.key
         .verify_strict(&record.signed_bytes(), &signature)

@@ -1,13 +1,15 @@
 //! `sesflow bench SIGN`: signing and verifying through the SES module
 //! against raw ed25519-dalek, in the same run; the whole signing as a user
 //! meets it (argon2id password check and durable commit) reported apart.
+//!
+//! The module and raw ed25519-dalek take turns, in rounds, so that both
+//! meet the same load on a busy machine and their ratio holds.
 
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use ed25519_dalek::{Signer, SigningKey, Verifier};
 use serde_json::{json, Value};
-use sesflow_activities::certs::ca::pem_of;
 use sesflow_activities::certs::keys::MasterKey;
 use sesflow_activities::ses::record::{self, Unsigned};
 use sesflow_activities::ses::verify::{self, Inputs};
@@ -20,6 +22,8 @@ const PASSWORD: &str = "bench-password";
 /// How many whole signings (password check included) are timed: each costs
 /// an argon2id hash by design.
 const N_WITH_PASSWORD: usize = 20;
+/// Rounds each figure is timed in, the module and raw taking turns.
+const ROUNDS: usize = 50;
 
 /// Runs the SIGN workload `n` times per figure on the store at `url`.
 pub(super) async fn run(url: &str, n: usize) -> anyhow::Result<Value> {
@@ -46,7 +50,8 @@ pub(super) async fn run(url: &str, n: usize) -> anyhow::Result<Value> {
     let document = Document::bytes("bench.txt", b"a document to sign");
     let ca_der = ses.certs().ca(now).await?.der;
 
-    // The module's signing: the certificate's key, the record, RFC 8785, sign.
+    // The module's signing: the certificate's opened key and PEM, the record,
+    // RFC 8785, sign.
     let unsigned = Unsigned {
         id: "bench".into(),
         signer: record::Signer {
@@ -55,25 +60,31 @@ pub(super) async fn run(url: &str, n: usize) -> anyhow::Result<Value> {
         },
         serial: cert.serial.clone(),
         certificate: String::new(),
+        certificate_sha256: String::new(),
         target: document.target.clone(),
         digest: document.digest.clone(),
         signed_at: now,
         method: "password".into(),
     };
-    let (sign_s, record) = timed(n, || {
-        let key = ses
+    // Raw ed25519-dalek: a 32-byte digest, the key in memory.
+    let raw_key = SigningKey::from_bytes(&sha2::Sha256::digest(b"a raw bench key").into());
+    let digest = sha2::Sha256::digest(b"a document to sign");
+    let module_sign = || {
+        let opened = ses
             .certs()
-            .signing_key(&cert)
+            .open(&cert)
             .expect("the bench certificate opens");
-        let certificate = pem_of("CERTIFICATE", &cert.certificate);
         Record::sign(
             Unsigned {
-                certificate,
+                certificate: opened.pem().to_owned(),
+                certificate_sha256: opened.fingerprint_sha256().to_owned(),
                 ..unsigned.clone()
             },
-            &key,
+            opened.key(),
         )
-    });
+    };
+    let ((sign_s, record), (raw_sign_s, raw_signature)) =
+        taking_turns(n, module_sign, || raw_key.sign(&digest));
     let file = record.to_file().into_bytes();
     let inputs = Inputs {
         ca_der: &ca_der,
@@ -82,14 +93,21 @@ pub(super) async fn run(url: &str, n: usize) -> anyhow::Result<Value> {
         changed_since: None,
         now,
     };
-    let (verify_s, report) = timed(n, || verify::verify(&file, &inputs));
+    let public = raw_key.verifying_key();
+    let ((verify_s, report), (raw_verify_s, raw_valid)) = taking_turns(
+        n,
+        || verify::verify(&file, &inputs),
+        || public.verify(&digest, &raw_signature).is_ok(),
+    );
     if !report.valid {
         bail!(
             "SIGN: the module's own signature does not verify: {:?}",
             report.failure
         );
     }
-    let (raw_sign_s, raw_verify_s) = raw(n)?;
+    if !raw_valid {
+        bail!("SIGN: raw signature does not verify");
+    }
     let (password_s, n_password) = with_password(&ses, &document, n).await?;
 
     let rate = |s: f64, n: usize| n as f64 / s;
@@ -101,20 +119,6 @@ pub(super) async fn run(url: &str, n: usize) -> anyhow::Result<Value> {
         "sign_vs_raw": raw_sign_s / sign_s, "verify_vs_raw": raw_verify_s / verify_s,
         "with_password_rate": rate(password_s, n_password), "with_password_n": n_password,
     }))
-}
-
-/// Raw ed25519-dalek: `n` signatures of a 32-byte digest and `n`
-/// verifications, key in memory.
-fn raw(n: usize) -> anyhow::Result<(f64, f64)> {
-    let key = SigningKey::from_bytes(&sha2::Sha256::digest(b"a raw bench key").into());
-    let digest = sha2::Sha256::digest(b"a document to sign");
-    let (sign_s, signature) = timed(n, || key.sign(&digest));
-    let public = key.verifying_key();
-    let (verify_s, ok) = timed(n, || public.verify(&digest, &signature).is_ok());
-    if !ok {
-        bail!("SIGN: raw signature does not verify");
-    }
-    Ok((sign_s, verify_s))
 }
 
 /// The whole signing: argon2id password check, certificate, record, commit.
@@ -132,7 +136,29 @@ async fn with_password(ses: &Ses, document: &Document, n: usize) -> anyhow::Resu
     Ok((began.elapsed().as_secs_f64(), n))
 }
 
-/// Runs `work` `n` times; the seconds taken and the last result.
+/// Runs `module` and `raw` `n` times each, taking turns in [`ROUNDS`]
+/// rounds; for each, the seconds taken and the last result.
+fn taking_turns<A, B>(
+    n: usize,
+    mut module: impl FnMut() -> A,
+    mut raw: impl FnMut() -> B,
+) -> ((f64, A), (f64, B)) {
+    let per_round = n / ROUNDS;
+    let rounds = if per_round == 0 { 1 } else { ROUNDS };
+    let first = n - per_round * (rounds - 1);
+    let (mut module_s, mut module_last) = timed(first, &mut module);
+    let (mut raw_s, mut raw_last) = timed(first, &mut raw);
+    for _ in 1..rounds {
+        let (s, last) = timed(per_round, &mut module);
+        (module_s, module_last) = (module_s + s, last);
+        let (s, last) = timed(per_round, &mut raw);
+        (raw_s, raw_last) = (raw_s + s, last);
+    }
+    ((module_s, module_last), (raw_s, raw_last))
+}
+
+/// Runs `work` `n` times (at least once); the seconds taken and the last
+/// result.
 fn timed<T>(n: usize, mut work: impl FnMut() -> T) -> (f64, T) {
     let began = Instant::now();
     let mut last = work();
