@@ -70,8 +70,8 @@ fn wait_and_resume_reports_memory_and_store_bytes() {
 
 #[test]
 fn stored_state_is_resumed_by_a_second_process() {
-    let w4 = bench(&["W4", "--n", "25", "--batch", "10"]);
-    assert_peer_shape(&w4, "W4", 25, "resumes/s from a fresh process");
+    let w4 = bench(&["W4", "--n", "400", "--batch", "100"]);
+    assert_peer_shape(&w4, "W4", 400, "resumes/s from a fresh process");
     assert!(w4["open_s"].as_f64().expect("open_s") > 0.0);
     assert!(
         w4["resume_process_peak_rss_mb"]
@@ -79,12 +79,52 @@ fn stored_state_is_resumed_by_a_second_process() {
             .expect("child rss")
             > 1.0
     );
+    let total = w4["store_bytes_per_waiting_instance"]
+        .as_f64()
+        .expect("bytes");
+    assert!(total > 50.0, "{w4}");
+    // Every table a waiting instance grows, in the same unit; together
+    // they are the whole growth, give or take pages freed and reused.
+    let by_table = w4["store_bytes_per_waiting_instance_by_table"]
+        .as_object()
+        .expect("bytes by table");
+    for name in ["instance", "history", "task"] {
+        let bytes = by_table.get(name).and_then(|b| b.as_f64()).unwrap_or(0.0);
+        assert!(bytes > 0.0, "{name} grew by {bytes}: {w4}");
+    }
+    let sum: f64 = by_table.values().filter_map(|b| b.as_f64()).sum();
     assert!(
-        w4["store_bytes_per_waiting_instance"]
-            .as_f64()
-            .expect("bytes")
-            > 50.0
+        (sum - total).abs() < total / 4.0,
+        "{sum} by table, {total} in all: {w4}"
     );
+}
+
+#[test]
+fn keep_leaves_the_database_to_inspect() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let output = Command::new(env!("CARGO_BIN_EXE_sesflow"))
+        .args(["bench", "W1", "--n", "12", "--keep", "--dir"])
+        .arg(dir.path())
+        .env_remove("SESFLOW_DB")
+        .output()
+        .expect("sesflow runs");
+    assert!(output.status.success(), "{output:?}");
+    let line: Value = serde_json::from_slice(&output.stdout).expect("a JSON line");
+    let db = line["db"].as_str().expect("the kept file");
+    assert!(db.starts_with(&dir.path().display().to_string()), "{db}");
+    let reopened = Command::new(env!("CARGO_BIN_EXE_sesflow"))
+        .args([
+            "--db",
+            &format!("sqlite://{db}"),
+            "instances",
+            "--process",
+            "line",
+        ])
+        .output()
+        .expect("sesflow runs");
+    let listing = String::from_utf8_lossy(&reopened.stdout);
+    assert!(reopened.status.success(), "{reopened:?}");
+    assert_eq!(listing.matches("completed").count(), 12, "{listing}");
 }
 
 #[test]

@@ -13,6 +13,12 @@
 //!   read snapshot.
 //! - Migrating: processes that open one PostgreSQL database at once
 //!   migrate it one after the other, under an advisory lock.
+//! - Bulk updates of instances: PostgreSQL joins the rows to one
+//!   `UPDATE ... FROM (VALUES ...)`; SQLite runs one prepared `UPDATE` per
+//!   row, all sent as one script and kept prepared between batches, which
+//!   costs it less than materializing and joining the values.
+//! - Column types: history rows hold bytes (packed records); SQLite keeps
+//!   them in the existing column, PostgreSQL's becomes `bytea`.
 //! - Waking: PostgreSQL tells idle workers about new jobs with
 //!   `NOTIFY sesflow_job`, sent at commit, and a worker listens with
 //!   `LISTEN`; SQLite workers poll.
@@ -59,6 +65,61 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         txn.execute_unprepared("DELETE FROM job WHERE 0").await?;
     }
     Ok(txn)
+}
+
+/// The SQL that updates `n` instance rows, each only if its revision is
+/// still the one read. It takes seven values per row, in this order: the
+/// status, the state, the outcome, the incident, the update time, the id
+/// and the revision read.
+pub fn update_instances_sql(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => {
+            let tuples: Vec<String> = (0..n)
+                .map(|row| {
+                    let p = |k: usize| row * 7 + k;
+                    format!(
+                        "(CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT), \
+                         CAST(${} AS TEXT), CAST(${} AS BIGINT), CAST(${} AS TEXT), \
+                         CAST(${} AS BIGINT))",
+                        p(1),
+                        p(2),
+                        p(3),
+                        p(4),
+                        p(5),
+                        p(6),
+                        p(7)
+                    )
+                })
+                .collect();
+            format!(
+                "UPDATE instance SET status = v.column1, state = v.column2, \
+                 outcome = v.column3, incident = v.column4, updated_at = v.column5, \
+                 rev = v.column7 + 1 FROM (VALUES {}) AS v \
+                 WHERE instance.id = v.column6 AND instance.rev = v.column7",
+                tuples.join(", ")
+            )
+        }
+        DbBackend::Sqlite | DbBackend::MySql => {
+            const ONE: &str = "UPDATE instance SET status = ?, state = ?, outcome = ?, \
+                               incident = ?, updated_at = ?, rev = rev + 1 \
+                               WHERE id = ? AND rev = ?;";
+            ONE.repeat(n)
+        }
+    }
+}
+
+/// Lets the history table hold packed records: PostgreSQL's text column
+/// becomes `bytea`, its rows kept as they are (plain JSON, which
+/// `store::packing` reads); SQLite stores bytes in any column.
+pub async fn history_records_to_bytes<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_unprepared(
+            "ALTER TABLE history ALTER COLUMN records TYPE bytea \
+             USING convert_to(records, 'UTF8')",
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// The advisory lock key held while migrating (PostgreSQL).

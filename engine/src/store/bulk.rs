@@ -1,7 +1,9 @@
 //! Changing many instance rows in one statement, each still checked against
 //! the revision it was read at.
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DbErr, Statement, Value};
+
+use super::backend;
 
 /// The new state of one instance row read at revision `rev`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,8 +24,8 @@ pub struct InstanceUpdate {
     pub updated_at: i64,
 }
 
-/// Updates each row whose revision is still the one read, in one statement
-/// (`UPDATE ... FROM (VALUES ...)`, which SQLite and PostgreSQL share).
+/// Updates each row whose revision is still the one read, in one round
+/// trip to the database (see [`backend::update_instances_sql`]).
 /// Returns how many rows matched: fewer than given means another writer
 /// changed an instance first.
 pub async fn update_instances<C: ConnectionTrait>(
@@ -35,51 +37,28 @@ pub async fn update_instances<C: ConnectionTrait>(
     }
     let backend = conn.get_database_backend();
     let mut values = Vec::with_capacity(rows.len() * 7);
-    let mut tuples = Vec::with_capacity(rows.len());
     for row in rows {
-        let at = values.len();
-        let mark = |n: usize, ty: &str| format!("CAST({} AS {ty})", placeholder(backend, at + n));
-        tuples.push(format!(
-            "({}, {}, {}, {}, {}, {}, {})",
-            mark(1, "TEXT"),
-            mark(2, "BIGINT"),
-            mark(3, "TEXT"),
-            mark(4, "TEXT"),
-            mark(5, "TEXT"),
-            mark(6, "TEXT"),
-            mark(7, "BIGINT"),
-        ));
         values.extend([
-            Value::from(row.id.clone()),
-            Value::from(row.rev),
             Value::from(row.status.clone()),
             Value::from(row.state.clone()),
             Value::from(row.outcome.clone()),
             Value::from(row.incident.clone()),
             Value::from(row.updated_at),
+            Value::from(row.id.clone()),
+            Value::from(row.rev),
         ]);
     }
-    let sql = format!(
-        "UPDATE instance SET rev = v.column2 + 1, status = v.column3, state = v.column4, \
-         outcome = v.column5, incident = v.column6, updated_at = v.column7 \
-         FROM (VALUES {}) AS v WHERE instance.id = v.column1 AND instance.rev = v.column2",
-        tuples.join(", ")
-    );
+    let sql = backend::update_instances_sql(backend, rows.len());
     let result = conn
         .execute(Statement::from_sql_and_values(backend, sql, values))
         .await?;
     Ok(result.rows_affected())
 }
 
-fn placeholder(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        DbBackend::Sqlite | DbBackend::MySql => "?".to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use sea_orm::DbBackend;
+
     use super::*;
 
     fn update(id: &str, rev: i64, state: &str) -> InstanceUpdate {

@@ -73,7 +73,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10_000)]
     n: usize,
     /// How many instances one transaction starts or resumes.
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 2_000)]
     batch: usize,
     /// The folder for the fresh database (default: the system's temp folder).
     /// A `--db` other than the default runs on that database instead.

@@ -5,8 +5,9 @@
 //! becomes `bytea`, its rows converted as they are (plain JSON, read as
 //! such).
 
-use sea_orm::{ConnectionTrait, DbBackend};
 use sea_orm_migration::prelude::*;
+
+use crate::store::backend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -14,16 +15,7 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() == DbBackend::Postgres {
-            manager
-                .get_connection()
-                .execute_unprepared(
-                    "ALTER TABLE history ALTER COLUMN records TYPE bytea \
-                     USING convert_to(records, 'UTF8')",
-                )
-                .await?;
-        }
-        Ok(())
+        backend::history_records_to_bytes(manager.get_connection()).await
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {

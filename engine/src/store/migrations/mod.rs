@@ -4,6 +4,7 @@ mod m0001_inbox;
 mod m0002_runtime;
 mod m0003_worker;
 mod m0004_packed_history;
+mod m0005_task_order;
 
 use sea_orm_migration::prelude::*;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_runtime::Migration),
             Box::new(m0003_worker::Migration),
             Box::new(m0004_packed_history::Migration),
+            Box::new(m0005_task_order::Migration),
         ]
     }
 }
