@@ -141,3 +141,91 @@ fn sign_compares_the_module_with_raw_ed25519() {
     }
     assert_eq!(sign["with_password_n"], 20);
 }
+
+/// Runs `sesflow bench ARGS` expecting a refusal; returns its message.
+fn refused(args: &[&str], db: Option<&str>) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sesflow"));
+    command.arg("bench").args(args).env_remove("SESFLOW_DB");
+    if let Some(db) = db {
+        command.env("SESFLOW_DB", db);
+    }
+    let output = command.output().expect("sesflow runs");
+    assert!(!output.status.success(), "bench {args:?} ran: {output:?}");
+    assert!(output.stdout.is_empty(), "no line is printed: {output:?}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_database_in_use_is_never_benched() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = format!("sqlite://{}", dir.path().join("work.db").display());
+    let deployed = Command::new(env!("CARGO_BIN_EXE_sesflow"))
+        .args(["--db", &db, "deploy"])
+        .arg(format!(
+            "{}/tests/processes/line.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .output()
+        .expect("sesflow runs");
+    assert!(deployed.status.success(), "{deployed:?}");
+    let listing = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_sesflow"))
+            .args(["--db", &db, "instances"])
+            .output()
+            .expect("sesflow runs");
+        assert!(output.status.success(), "{output:?}");
+        output.stdout
+    };
+    let before = listing();
+    for workload in ["W1", "W2", "W4", "SIGN"] {
+        let message = refused(&[workload, "--n", "5"], Some(&db));
+        assert!(message.contains("fresh, empty database"), "{message}");
+        assert!(
+            message.contains(&db) && message.contains("SESFLOW_DB"),
+            "{message}"
+        );
+    }
+    assert_eq!(
+        listing(),
+        before,
+        "no instance was started in the store in use"
+    );
+    let message = refused(&["W1", "--n", "5", "--keep"], Some(&db));
+    assert!(message.contains("--dir and --keep"), "{message}");
+}
+
+#[test]
+fn bad_sizes_and_folders_are_refused_by_name() {
+    let message = refused(&["W1", "--n", "0"], None);
+    assert!(message.contains("'0' for '--n <N>'"), "{message}");
+    let message = refused(&["W2", "--batch", "0"], None);
+    assert!(message.contains("'0' for '--batch <BATCH>'"), "{message}");
+    let message = refused(&["W2", "--batch", "100001"], None);
+    assert!(message.contains("1..=100000"), "{message}");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let missing = dir.path().join("missing");
+    let message = refused(&["W1", "--dir", &missing.display().to_string()], None);
+    assert!(message.contains("no such folder"), "{message}");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").expect("writes");
+    let message = refused(&["W1", "--dir", &file.display().to_string()], None);
+    assert!(message.contains("not a folder"), "{message}");
+}
+
+#[test]
+fn folders_with_url_characters_in_their_names_work() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for name in ["a b", "q?x", "p%41", "h#1"] {
+        let folder = dir.path().join(name);
+        std::fs::create_dir(&folder).expect("creates");
+        let output = Command::new(env!("CARGO_BIN_EXE_sesflow"))
+            .args(["bench", "W1", "--n", "3", "--dir"])
+            .arg(&folder)
+            .env_remove("SESFLOW_DB")
+            .output()
+            .expect("sesflow runs");
+        assert!(output.status.success(), "{name}: {output:?}");
+        let left = std::fs::read_dir(&folder).expect("reads").count();
+        assert_eq!(left, 0, "{name}: the fresh file is removed");
+    }
+}

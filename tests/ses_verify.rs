@@ -200,6 +200,27 @@ async fn truncated_and_altered_signature_files_are_named_as_such() {
         assert_eq!(names, ["format"]);
         assert!(failure.to_string().contains("truncated or garbled"));
     }
+    // A member the format does not define, at any level, is refused: it
+    // would ride along unsigned with a valid signature.
+    let value: serde_json::Value = serde_json::from_slice(&sig).expect("JSON");
+    for path in [&[][..], &["signer"][..], &["target"][..], &["digest"][..]] {
+        let mut extra = value.clone();
+        let mut at = &mut extra;
+        for key in path {
+            at = &mut at[*key];
+        }
+        at["note"] = serde_json::json!("not signed");
+        let bytes = serde_json::to_vec(&extra).expect("JSON");
+        let report = ses
+            .verify_document(&doc, &bytes, t0())
+            .await
+            .expect("verify");
+        let (failure, _) = failed(&report);
+        assert!(
+            matches!(failure, Failure::Garbled { .. }),
+            "extra member under {path:?}: {failure:?}"
+        );
+    }
     let mut record: Record = serde_json::from_slice(&sig).expect("record");
     record.signer.full_name = "Mallory".into();
     let report = ses

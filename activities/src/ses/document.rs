@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 
 /// What a signature covers, as its record names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Target {
     /// A file, by name (not path).
     File {

@@ -28,6 +28,7 @@ const SIGNED_OVERHEAD: usize = 768;
 
 /// Who signed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Signer {
     /// The login.
     pub login: String,
@@ -37,6 +38,7 @@ pub struct Signer {
 
 /// A digest and its algorithm.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Digest {
     /// Always `sha-256`.
     pub algorithm: String,
@@ -44,8 +46,10 @@ pub struct Digest {
     pub value: String,
 }
 
-/// A signature record.
+/// A signature record. A member the format does not define makes the file
+/// garbled: nothing unsigned rides along with a valid signature.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Record {
     /// [`FORMAT`].
     pub format: String,

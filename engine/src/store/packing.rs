@@ -46,8 +46,14 @@ thread_local! {
 /// Why a stored row could not be read back.
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
-    /// The row is empty or starts with a byte no format uses.
-    #[error("unknown history format (first byte {0:#04x})")]
+    /// The row holds no bytes at all.
+    #[error("empty history row (no format byte); restore the row from a backup")]
+    Empty,
+    /// The row starts with a byte no format uses.
+    #[error(
+        "unknown history format (first byte {0:#04x}); a newer sesflow may have written it, \
+         or the row is damaged"
+    )]
     Format(u8),
     /// The zstd frame is damaged or claims an impossible size.
     #[error("damaged compressed history: {0}")]
@@ -97,7 +103,7 @@ pub fn unpack(row: &[u8]) -> Result<Vec<Record>, UnpackError> {
             Ok(serde_json::from_slice(&json)?)
         }
         Some(other) => Err(UnpackError::Format(*other)),
-        None => Err(UnpackError::Format(0)),
+        None => Err(UnpackError::Empty),
     }
 }
 
@@ -168,7 +174,7 @@ mod tests {
         let last = flipped.len() - 1;
         flipped[last] ^= 0x55;
         assert!(unpack(&flipped).is_err());
-        assert!(matches!(unpack(&[]), Err(UnpackError::Format(0))));
+        assert!(matches!(unpack(&[]), Err(UnpackError::Empty)));
         assert!(matches!(unpack(&[7, 1, 2]), Err(UnpackError::Format(7))));
         assert!(matches!(unpack(b"[{\"type\":"), Err(UnpackError::Json(_))));
     }

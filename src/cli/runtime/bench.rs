@@ -69,11 +69,13 @@ pub struct BenchArgs {
     /// The workload.
     #[arg(value_enum, ignore_case = true)]
     workload: Workload,
-    /// How many instances (SIGN: how many signatures).
-    #[arg(long, default_value_t = 10_000)]
+    /// How many instances (SIGN: how many signatures), 1 to 100,000,000.
+    #[arg(long, default_value_t = 10_000,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
     n: usize,
-    /// How many instances one transaction starts or resumes.
-    #[arg(long, default_value_t = 2_000)]
+    /// How many instances one transaction starts or resumes, 1 to 100,000.
+    #[arg(long, default_value_t = 2_000,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     batch: usize,
     /// The folder for the fresh database (default: the system's temp folder).
     /// A `--db` other than the default runs on that database instead.
@@ -109,12 +111,28 @@ pub(super) async fn run(args: BenchArgs, db: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     let rss_start = rss_kb()?;
-    let fresh = (db == sesflow_engine::store::DEFAULT_URL).then(|| fresh_file(&args));
+    let fresh = if db == sesflow_engine::store::DEFAULT_URL {
+        Some(fresh_file(&args)?)
+    } else {
+        if args.dir.is_some() || args.keep {
+            bail!(
+                "--dir and --keep apply to the fresh SQLite file the bench makes, not to \
+                 the database `{db}` (given with --db or SESFLOW_DB): drop one or the other"
+            );
+        }
+        ensure_empty(db).await?;
+        None
+    };
     let url = match &fresh {
-        Some(file) => format!("sqlite://{}", file.display()),
+        Some(file) => sqlite_url(file),
         None => db.to_owned(),
     };
-    let result = workload(&url, &args, rss_start).await;
+    // An interrupted run (Ctrl-C, SIGTERM) stops its second process and
+    // removes its files like a finished one.
+    let result = tokio::select! {
+        result = workload(&url, &args, rss_start) => result,
+        () = super::worker::shutdown() => Err(anyhow::anyhow!("interrupted; the fresh database was removed")),
+    };
     let kept = fresh
         .as_ref()
         .filter(|_| args.keep)
@@ -178,12 +196,76 @@ async fn scale(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn fresh_file(args: &BenchArgs) -> PathBuf {
+/// A new file name in `--dir` (default: the system's temp folder), which
+/// must be a folder this process can write to.
+fn fresh_file(args: &BenchArgs) -> anyhow::Result<PathBuf> {
     let dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
-    dir.join(format!(
+    let meta = std::fs::metadata(&dir).with_context(|| {
+        format!(
+            "--dir {}: no such folder; create it or name another",
+            dir.display()
+        )
+    })?;
+    if !meta.is_dir() {
+        bail!("--dir {}: not a folder; name a folder", dir.display());
+    }
+    if meta.permissions().readonly() {
+        bail!(
+            "--dir {}: the folder is read-only; name a writable one",
+            dir.display()
+        );
+    }
+    Ok(dir.join(format!(
         "sesflow-bench-{}.db",
         uuid::Uuid::new_v4().simple()
-    ))
+    )))
+}
+
+/// The SQLite URL of `file`, with the characters a URL gives a meaning
+/// (space, `%`, `?`, `#`) escaped.
+fn sqlite_url(file: &std::path::Path) -> String {
+    let mut url = String::from("sqlite://");
+    for ch in file.display().to_string().chars() {
+        match ch {
+            ' ' => url.push_str("%20"),
+            '%' => url.push_str("%25"),
+            '?' => url.push_str("%3F"),
+            '#' => url.push_str("%23"),
+            _ => url.push(ch),
+        }
+    }
+    url
+}
+
+/// Refuses a database that holds any table: the bench deploys, starts,
+/// completes and (SIGN) adds users and keys, which must never touch a
+/// store in use.
+async fn ensure_empty(url: &str) -> anyhow::Result<()> {
+    let db = sesflow_engine::store::connect(url).await?;
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Sqlite => {
+            "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'"
+        }
+        _ => {
+            "SELECT count(*) AS n FROM information_schema.tables \
+             WHERE table_schema = current_schema()"
+        }
+    };
+    let row = db
+        .query_one(Statement::from_string(backend, sql))
+        .await?
+        .context("no answer to the table count")?;
+    let n: i64 = row.try_get("", "n")?;
+    db.close().await?;
+    if n > 0 {
+        bail!(
+            "the bench runs on a fresh, empty database, and `{url}` (given with --db or \
+             SESFLOW_DB) holds {n} tables: unset SESFLOW_DB and drop --db to bench on a \
+             fresh SQLite file, or give an empty PostgreSQL schema"
+        );
+    }
+    Ok(())
 }
 
 /// W1 and W3: instances that run from start to end without waiting.
@@ -315,7 +397,8 @@ async fn stored(engine: Engine, url: &str, args: &BenchArgs) -> anyhow::Result<V
     drop(engine);
 
     let exe = std::env::current_exe().context("finding this program to start it again")?;
-    let output = std::process::Command::new(exe)
+    let output = tokio::process::Command::new(exe)
+        .kill_on_drop(true)
         .args([
             "bench",
             "W4",
@@ -326,6 +409,7 @@ async fn stored(engine: Engine, url: &str, args: &BenchArgs) -> anyhow::Result<V
         ])
         .args(["--resume-from", url])
         .output()
+        .await
         .context("starting the resuming process")?;
     if !output.status.success() {
         bail!(

@@ -117,7 +117,7 @@ pub(super) async fn run(db: &str, args: RunArgs) -> anyhow::Result<()> {
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown() {
+pub(super) async fn shutdown() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(term) => term,
         Err(error) => {
