@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use super::{version_i32, Engine, Error};
@@ -171,7 +171,7 @@ impl<'e> Batch<'e> {
         }
         let select = instance::Entity::find_by_id(id.to_owned());
         let row = store::backend::lock_rows(select, conn.get_database_backend())
-            .into_partial_model::<Stored>()
+            .into_partial_model::<store::backend::StoredInstance>()
             .one(conn)
             .await?
             .ok_or_else(|| Error::no_instance(id))?;
@@ -193,21 +193,14 @@ impl<'e> Batch<'e> {
         missing.sort_unstable();
         missing.dedup();
         for chunk in missing.chunks(CHUNK) {
-            let select = instance::Entity::find()
-                .filter(instance::Column::Id.is_in(chunk.iter().cloned()))
-                .order_by_asc(instance::Column::Id);
-            let rows = store::backend::lock_rows(select, conn.get_database_backend())
-                .into_partial_model::<Stored>()
-                .all(conn)
-                .await?;
-            for row in rows {
+            for row in store::backend::load_instances(conn, chunk).await? {
                 self.adopt(row).await?;
             }
         }
         Ok(())
     }
 
-    async fn adopt(&mut self, row: Stored) -> Result<usize, Error> {
+    async fn adopt(&mut self, row: store::backend::StoredInstance) -> Result<usize, Error> {
         let version = u32::try_from(row.version).unwrap_or_default();
         let def = self.engine.definition(&row.process, Some(version)).await?;
         let state = InstanceState::decode(&row.state).map_err(|error| Error::Corrupt {
@@ -435,19 +428,6 @@ impl<'e> Batch<'e> {
         insert_chunks::<wait::Entity, _>(conn, self.waits).await?;
         Ok(changed)
     }
-}
-
-/// What a batch reads of an instance row: the columns a change needs, not
-/// the ones it only writes.
-#[derive(sea_orm::DerivePartialModel, sea_orm::FromQueryResult)]
-#[sea_orm(entity = "instance::Entity")]
-struct Stored {
-    id: String,
-    process: String,
-    version: i32,
-    rev: i64,
-    state: String,
-    created_at: i64,
 }
 
 /// An open task found in a loaded instance's state.

@@ -10,7 +10,7 @@ use crate::definition::Definition;
 use crate::history::{self, Line};
 use crate::runtime::{InstanceState, Status, Wait};
 use crate::store;
-use crate::store::entities::{history as history_row, instance, job, task, wait};
+use crate::store::entities::{history as history_row, instance, job, wait};
 
 /// One line of `sesflow instances`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -238,17 +238,7 @@ impl Engine {
         instance_id: Option<&str>,
         assignee: Option<&str>,
     ) -> Result<Vec<TaskView>, Error> {
-        let mut select = task::Entity::find();
-        if let Some(instance_id) = instance_id {
-            select = select.filter(task::Column::InstanceId.eq(instance_id));
-        }
-        if let Some(assignee) = assignee {
-            select = select.filter(task::Column::Assignee.eq(assignee));
-        }
-        let rows = select
-            .order_by_asc(task::Column::CreatedAt)
-            .all(&self.db)
-            .await?;
+        let rows = store::backend::load_tasks(&self.db, instance_id, assignee).await?;
         Ok(rows
             .into_iter()
             .map(|row| TaskView {

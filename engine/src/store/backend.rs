@@ -17,6 +17,11 @@
 //!   `UPDATE ... FROM (VALUES ...)`; SQLite runs one prepared `UPDATE` per
 //!   row, all sent as one script and kept prepared between batches, which
 //!   costs it less than materializing and joining the values.
+//! - Loading many instances: sqlx hands SQLite's rows from its worker
+//!   thread one by one, each a wake-up of the engine's thread; SQLite
+//!   returns the rows of a batch as one JSON array in one row instead.
+//!   PostgreSQL selects them and locks them (`FOR UPDATE`). Listing open
+//!   tasks works the same way.
 //! - Column types: history rows hold bytes (packed records); SQLite keeps
 //!   them in the existing column, PostgreSQL's becomes `bytea`.
 //! - Waking: PostgreSQL tells idle workers about new jobs with
@@ -27,7 +32,7 @@ use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    QuerySelect, Select, TransactionTrait,
+    QuerySelect, Select, Statement, TransactionTrait,
 };
 
 /// The notification channel on which new jobs are announced.
@@ -65,6 +70,130 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         txn.execute_unprepared("DELETE FROM job WHERE 0").await?;
     }
     Ok(txn)
+}
+
+/// What a change reads of an instance row: the columns it needs, not the
+/// ones it only writes.
+#[derive(Debug, sea_orm::DerivePartialModel, sea_orm::FromQueryResult, serde::Deserialize)]
+#[sea_orm(entity = "crate::store::entities::instance::Entity")]
+pub struct StoredInstance {
+    /// The id.
+    pub id: String,
+    /// The process.
+    pub process: String,
+    /// Its version.
+    pub version: i32,
+    /// The revision read.
+    pub rev: i64,
+    /// The compact state.
+    pub state: String,
+    /// When it started.
+    pub created_at: i64,
+}
+
+/// The instances `ids` that exist (locked until the transaction ends, on
+/// PostgreSQL).
+pub async fn load_instances<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[String],
+) -> Result<Vec<StoredInstance>, DbErr> {
+    use crate::store::entities::instance;
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    if conn.get_database_backend() != DbBackend::Sqlite {
+        let select = instance::Entity::find()
+            .filter(instance::Column::Id.is_in(ids.iter().cloned()))
+            .order_by_asc(instance::Column::Id);
+        return lock_rows(select, conn.get_database_backend())
+            .into_partial_model::<StoredInstance>()
+            .all(conn)
+            .await;
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; ids.len()].join(", ");
+    let sql = format!(
+        "SELECT json_group_array(json_object('id', id, 'process', process, \
+         'version', version, 'rev', rev, 'state', state, 'created_at', created_at)) AS rows \
+         FROM instance WHERE id IN ({marks})"
+    );
+    let values = ids.iter().map(|id| id.as_str().into());
+    let row = conn
+        .query_one(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            sql,
+            values,
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("no answer to an aggregate".into()))?;
+    let text: String = row.try_get("", "rows")?;
+    serde_json::from_str(&text).map_err(|error| DbErr::Json(error.to_string()))
+}
+
+/// How many tasks one row of a listing carries (SQLite).
+const TASK_PAGE: usize = 10_000;
+
+/// The open tasks, optionally only those of instance `instance_id` and of
+/// `assignee`, oldest first.
+pub async fn load_tasks<C: ConnectionTrait>(
+    conn: &C,
+    instance_id: Option<&str>,
+    assignee: Option<&str>,
+) -> Result<Vec<crate::store::entities::task::Model>, DbErr> {
+    use crate::store::entities::task;
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    if conn.get_database_backend() != DbBackend::Sqlite {
+        let mut select = task::Entity::find();
+        if let Some(instance_id) = instance_id {
+            select = select.filter(task::Column::InstanceId.eq(instance_id));
+        }
+        if let Some(assignee) = assignee {
+            select = select.filter(task::Column::Assignee.eq(assignee));
+        }
+        return select.order_by_asc(task::Column::CreatedAt).all(conn).await;
+    }
+    let mut filters = Vec::new();
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    if let Some(instance_id) = instance_id {
+        filters.push("instance_id = ?");
+        values.push(instance_id.into());
+    }
+    if let Some(assignee) = assignee {
+        filters.push("assignee = ?");
+        values.push(assignee.into());
+    }
+    let filter = if filters.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", filters.join(" AND "))
+    };
+    // Pages of TASK_PAGE tasks, each one row, so that no one value comes
+    // near SQLite's limit on the length of a string.
+    let sql = format!(
+        "SELECT json_group_array(json(task)) AS rows FROM (\
+           SELECT json_object('id', id, 'instance_id', instance_id, 'token_id', token_id, \
+             'node_id', node_id, 'kind', kind, 'assignee', assignee, 'title', title, \
+             'form', form, 'created_at', created_at) AS task, \
+           (row_number() OVER (ORDER BY created_at, id) - 1) / {TASK_PAGE} AS page \
+           FROM task {filter}) \
+         GROUP BY page ORDER BY page"
+    );
+    let mut tasks: Vec<task::Model> = Vec::new();
+    for row in conn
+        .query_all(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            sql,
+            values,
+        ))
+        .await?
+    {
+        let text: String = row.try_get("", "rows")?;
+        let page: Vec<task::Model> =
+            serde_json::from_str(&text).map_err(|error| DbErr::Json(error.to_string()))?;
+        tasks.extend(page);
+    }
+    tasks.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    Ok(tasks)
 }
 
 /// The SQL that updates `n` instance rows, each only if its revision is

@@ -3,7 +3,7 @@
 use sea_orm::entity::prelude::*;
 
 /// A row of the `task` table.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "task")]
 pub struct Model {
     /// The task id: `INSTANCE.TOKEN`.

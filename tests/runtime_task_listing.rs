@@ -1,0 +1,69 @@
+//! Listing open tasks: every task once, oldest first, filtered by assignee
+//! and by instance, also past the size of one page of the SQLite listing
+//! (10,000 tasks), on SQLite and on PostgreSQL.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use sesflow_engine::driver::StartRequest;
+
+use common::{Recorder, TestDb};
+
+const N: usize = 10_050;
+
+async fn every_task_once_oldest_first(db: &TestDb) {
+    let recorder = Arc::new(Recorder::default());
+    let (engine, clock) = common::engine(db, &recorder, &["approve"]).await;
+    let request = StartRequest {
+        process: "approve".into(),
+        version: None,
+        vars: Vec::new(),
+        initiator: None,
+    };
+    // Three moments, so that the order by opening time has ties and steps.
+    let mut started = Vec::new();
+    for n in [4_000, 4_000, N - 8_000] {
+        started.extend(
+            engine
+                .start_batch(&vec![request.clone(); n])
+                .await
+                .expect("starts"),
+        );
+        clock.advance(1_000);
+    }
+    let listed = engine.tasks(Some("boss")).await.expect("lists");
+    assert_eq!(listed.len(), N, "{}", db.label);
+    let ids: HashSet<&str> = listed.iter().map(|task| task.id.as_str()).collect();
+    assert_eq!(ids.len(), N, "{}: no task twice", db.label);
+    let instances: HashSet<&str> = listed.iter().map(|t| t.instance_id.as_str()).collect();
+    let wanted: HashSet<&str> = started.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(instances, wanted, "{}: one task per instance", db.label);
+    assert!(
+        listed
+            .windows(2)
+            .all(|w| w[0].created_at <= w[1].created_at),
+        "{}: oldest first",
+        db.label
+    );
+    let first = &listed[0];
+    assert_eq!(first.node, "decide");
+    assert_eq!(first.kind, "task");
+    assert_eq!(first.assignee.as_deref(), Some("boss"));
+    assert_eq!(first.form, ["approved"]);
+    assert_eq!(engine.tasks(None).await.expect("lists").len(), N);
+    assert!(engine
+        .tasks(Some("nobody"))
+        .await
+        .expect("lists")
+        .is_empty());
+    let one = engine.show(&started[7].id).await.expect("shows");
+    assert_eq!(one.tasks.len(), 1, "{}", db.label);
+    assert_eq!(one.tasks[0].instance_id, started[7].id);
+}
+
+#[tokio::test]
+async fn open_tasks_are_listed_once_oldest_first_past_one_page() {
+    on_every_db!(every_task_once_oldest_first);
+}
