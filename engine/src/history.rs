@@ -309,9 +309,10 @@ pub fn encode(records: &[Record]) -> String {
     serde_json::to_string(records).expect("history records are plain JSON values")
 }
 
-/// Decodes the records of one stored change.
-pub fn decode(text: &str) -> Result<Vec<Record>, serde_json::Error> {
-    serde_json::from_str(text)
+/// Decodes the JSON array of the records of one change (the stored form
+/// unpacked, see `store::packing`).
+pub fn decode(json: &[u8]) -> Result<Vec<Record>, serde_json::Error> {
+    serde_json::from_slice(json)
 }
 
 fn is_false(value: &bool) -> bool {
@@ -347,7 +348,7 @@ mod tests {
                 r#"{"type":"branch","node":"g","token":4,"taken":"b"}]"#
             )
         );
-        assert_eq!(decode(&text).expect("decodes"), records);
+        assert_eq!(decode(text.as_bytes()).expect("decodes"), records);
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub fn pack(records: &[Record]) -> Vec<u8> {
 /// The records of a stored row, in either form.
 pub fn unpack(row: &[u8]) -> Result<Vec<Record>, UnpackError> {
     match row.first() {
-        Some(b'[') => Ok(serde_json::from_slice(row)?),
+        Some(b'[') => Ok(history::decode(row)?),
         Some(&ZSTD_V1) => {
             let frame = &row[1..];
             let size = zstd::zstd_safe::get_frame_content_size(frame)
@@ -100,7 +100,7 @@ pub fn unpack(row: &[u8]) -> Result<Vec<Record>, UnpackError> {
             let json = Decompressor::with_prepared_dictionary(&DECODER)
                 .and_then(|mut decompressor| decompressor.decompress(frame, size))
                 .map_err(|error| UnpackError::Frame(error.to_string()))?;
-            Ok(serde_json::from_slice(&json)?)
+            Ok(history::decode(&json)?)
         }
         Some(other) => Err(UnpackError::Format(*other)),
         None => Err(UnpackError::Empty),
