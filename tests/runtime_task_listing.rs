@@ -7,8 +7,6 @@ mod common;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use sesflow_engine::driver::StartRequest;
-
 use common::{Recorder, TestDb};
 
 const N: usize = 10_050;
@@ -16,12 +14,7 @@ const N: usize = 10_050;
 async fn every_task_once_oldest_first(db: &TestDb) {
     let recorder = Arc::new(Recorder::default());
     let (engine, clock) = common::engine(db, &recorder, &["approve"]).await;
-    let request = StartRequest {
-        process: "approve".into(),
-        version: None,
-        vars: Vec::new(),
-        initiator: None,
-    };
+    let request = common::request("approve");
     // Three moments, so that the order by opening time has ties and steps.
     let mut started = Vec::new();
     for n in [4_000, 4_000, N - 8_000] {
@@ -66,4 +59,22 @@ async fn every_task_once_oldest_first(db: &TestDb) {
 #[tokio::test]
 async fn open_tasks_are_listed_once_oldest_first_past_one_page() {
     on_every_db!(every_task_once_oldest_first);
+}
+
+async fn exactly_one_page(db: &TestDb) {
+    let recorder = Arc::new(Recorder::default());
+    let (engine, _clock) = common::engine(db, &recorder, &["approve"]).await;
+    let request = common::request("approve");
+    engine
+        .start_batch(&vec![request; 10_000])
+        .await
+        .expect("starts");
+    let listed = engine.tasks(Some("boss")).await.expect("lists");
+    let ids: HashSet<&str> = listed.iter().map(|task| task.id.as_str()).collect();
+    assert_eq!((listed.len(), ids.len()), (10_000, 10_000), "{}", db.label);
+}
+
+#[tokio::test]
+async fn a_listing_of_exactly_one_page_ends_after_it() {
+    on_every_db!(exactly_one_page);
 }

@@ -220,3 +220,13 @@ impl Activity for Recorder {
         Ok(Outcome { output })
     }
 }
+
+/// A request to start `process` at its latest version, with no variables.
+pub fn request(process: &str) -> sesflow_engine::driver::StartRequest {
+    sesflow_engine::driver::StartRequest {
+        process: process.to_owned(),
+        version: None,
+        vars: Vec::new(),
+        initiator: None,
+    }
+}

@@ -51,6 +51,11 @@ pub(crate) struct Batch<'e> {
     waits: Vec<wait::ActiveModel>,
     releases: Vec<(String, u64, Wait, bool)>,
     fresh: HashSet<(String, u64)>,
+    /// Run outside any transaction: reads are a snapshot checked again by
+    /// the revisions when written, and nothing may be taken from the inbox.
+    detached: bool,
+    /// A detached batch met something only a transaction may do.
+    needs_transaction: bool,
 }
 
 impl<'e> Batch<'e> {
@@ -65,7 +70,28 @@ impl<'e> Batch<'e> {
             waits: Vec::new(),
             releases: Vec::new(),
             fresh: HashSet::new(),
+            detached: false,
+            needs_transaction: false,
         }
+    }
+
+    /// A batch run outside any transaction, to be written later by
+    /// [`Rows::write`]: it reads instances without locking them (the
+    /// revision check on writing catches a change made in between) and,
+    /// instead of taking a kept event from the inbox, marks itself as
+    /// [needing a transaction](Self::needs_transaction).
+    pub(crate) fn detached(engine: &'e Engine) -> Self {
+        Self {
+            detached: true,
+            ..Self::new(engine)
+        }
+    }
+
+    /// Whether this detached batch met a wait that must look into the
+    /// inbox, which only a transaction may do; it is then to be dropped and
+    /// its inputs applied again inside one.
+    pub(crate) fn needs_transaction(&self) -> bool {
+        self.needs_transaction
     }
 
     /// The batch's clock.
@@ -193,7 +219,14 @@ impl<'e> Batch<'e> {
         missing.sort_unstable();
         missing.dedup();
         for chunk in missing.chunks(CHUNK) {
-            for row in store::backend::load_instances(conn, chunk).await? {
+            for (ix, row) in store::backend::load_instances(conn, chunk)
+                .await?
+                .into_iter()
+                .enumerate()
+            {
+                if self.detached && ix % YIELD_EVERY == YIELD_EVERY - 1 {
+                    tokio::task::yield_now().await;
+                }
                 self.adopt(row).await?;
             }
         }
@@ -303,6 +336,10 @@ impl<'e> Batch<'e> {
         node: NodeIx,
         (kind, key): (String, String),
     ) -> Result<Option<Input>, Error> {
+        if self.detached {
+            self.needs_transaction = true;
+            return Ok(None);
+        }
         let loaded = &self.instances[ix];
         let id = loaded.id.clone();
         self.fresh.insert((id.clone(), token));
@@ -375,23 +412,41 @@ impl<'e> Batch<'e> {
     /// Writes every change: instances (revision checked), history, deletes
     /// of released waits, then new jobs, tasks and waits.
     pub(crate) async fn flush<C: ConnectionTrait>(self, conn: &C) -> Result<Vec<Changed>, Error> {
-        let mut new_rows = Vec::new();
-        let mut updates = Vec::new();
-        let mut history_rows = Vec::new();
-        let mut changed = Vec::new();
-        for loaded in self
+        self.seal().await.write(conn).await
+    }
+
+    /// Turns the changes into the rows that [`Rows::write`] writes: the
+    /// instances encoded, the history packed. A detached batch lets other
+    /// work on its thread go on every few instances, since it runs beside
+    /// the writing of another batch.
+    pub(crate) async fn seal(self) -> Rows {
+        let mut rows = Rows {
+            new_rows: Vec::new(),
+            updates: Vec::new(),
+            history_rows: Vec::new(),
+            changed: Vec::new(),
+            releases: self.releases,
+            jobs: self.jobs,
+            tasks: self.tasks,
+            waits: self.waits,
+        };
+        let changed = self
             .instances
             .iter()
-            .filter(|loaded| !loaded.records.is_empty())
-        {
+            .filter(|loaded| !loaded.records.is_empty());
+        for (ix, loaded) in changed.enumerate() {
+            if self.detached && ix % YIELD_EVERY == YIELD_EVERY - 1 {
+                tokio::task::yield_now().await;
+            }
             let status = loaded.state.status();
             let rev = match loaded.rev {
                 None => {
-                    new_rows.push(instance_row(loaded, status, self.now_ms));
+                    rows.new_rows
+                        .push(instance_row(loaded, status, self.now_ms));
                     1
                 }
                 Some(rev) => {
-                    updates.push(InstanceUpdate {
+                    rows.updates.push(InstanceUpdate {
                         id: loaded.id.clone(),
                         rev,
                         status: status.name().to_owned(),
@@ -403,22 +458,48 @@ impl<'e> Batch<'e> {
                     rev + 1
                 }
             };
-            history_rows.push(history_row::ActiveModel {
+            rows.history_rows.push(history_row::ActiveModel {
                 instance_id: Set(loaded.id.clone()),
                 rev: Set(rev),
                 at: Set(self.now_ms),
                 records: Set(store::packing::pack(&loaded.records)),
             });
-            changed.push(Changed::of(loaded, status, rev));
+            rows.changed.push(Changed::of(loaded, status, rev));
         }
-        for chunk in updates.chunks(CHUNK) {
+        rows
+    }
+}
+
+/// How many instances or inputs a detached batch handles before it lets
+/// other work on its thread go on.
+pub(crate) const YIELD_EVERY: usize = 64;
+
+/// The rows a batch writes, built and not yet written.
+pub(crate) struct Rows {
+    new_rows: Vec<instance::ActiveModel>,
+    updates: Vec<InstanceUpdate>,
+    history_rows: Vec<history_row::ActiveModel>,
+    changed: Vec<Changed>,
+    releases: Vec<(String, u64, Wait, bool)>,
+    jobs: Vec<job::ActiveModel>,
+    tasks: Vec<task::ActiveModel>,
+    waits: Vec<wait::ActiveModel>,
+}
+
+impl Rows {
+    /// Writes the rows: instances (each update checks the revision read and
+    /// fails the whole write with a conflict when another change came
+    /// first), history, deletes of released waits, then new jobs, tasks and
+    /// waits.
+    pub(crate) async fn write<C: ConnectionTrait>(self, conn: &C) -> Result<Vec<Changed>, Error> {
+        for chunk in self.updates.chunks(CHUNK) {
             if store::update_instances(conn, chunk).await? != chunk.len() as u64 {
                 let ids: Vec<&str> = chunk.iter().map(|row| row.id.as_str()).collect();
                 return Err(Error::Conflict(ids.join(", ")));
             }
         }
-        insert_chunks::<instance::Entity, _>(conn, new_rows).await?;
-        insert_chunks::<history_row::Entity, _>(conn, history_rows).await?;
+        insert_chunks::<instance::Entity, _>(conn, self.new_rows).await?;
+        insert_chunks::<history_row::Entity, _>(conn, self.history_rows).await?;
         delete_released(conn, &self.releases).await?;
         if !self.jobs.is_empty() {
             store::backend::announce_jobs(conn).await?;
@@ -426,7 +507,7 @@ impl<'e> Batch<'e> {
         insert_chunks::<job::Entity, _>(conn, self.jobs).await?;
         insert_chunks::<task::Entity, _>(conn, self.tasks).await?;
         insert_chunks::<wait::Entity, _>(conn, self.waits).await?;
-        Ok(changed)
+        Ok(self.changed)
     }
 }
 

@@ -13,6 +13,7 @@ mod batch;
 mod clock;
 mod confirm;
 mod ops;
+mod pipeline;
 mod query;
 
 use std::collections::HashMap;

@@ -225,20 +225,12 @@ impl Engine {
                 Ok((changed, results))
             })
             .await?;
-        changed.iter().for_each(Changed::log);
-        let status: HashMap<&str, Status> =
-            changed.iter().map(|c| (c.id.as_str(), c.status)).collect();
-        Ok(results
-            .into_iter()
-            .map(|result| {
-                result.map(|id| status.get(id.as_str()).copied().unwrap_or(Status::Active))
-            })
-            .collect())
+        Ok(statuses(&changed, results))
     }
 
     /// Applies one completion inside `batch`; the outer error is the store's,
     /// the inner one this task's.
-    async fn complete_in<C: ConnectionTrait>(
+    pub(super) async fn complete_in<C: ConnectionTrait>(
         &self,
         conn: &C,
         batch: &mut Batch<'_>,
@@ -383,10 +375,23 @@ impl Engine {
     }
 }
 
-/// The open tasks among `completions`, by id, a chunk per query.
+/// Logs the changes of a batch of completions and gives each completion
+/// its result: the status its instance reached, or why it was refused.
+pub(super) fn statuses(
+    changed: &[Changed],
+    results: Vec<Result<String, Error>>,
+) -> Vec<Result<Status, Error>> {
+    changed.iter().for_each(Changed::log);
+    let status: HashMap<&str, Status> = changed.iter().map(|c| (c.id.as_str(), c.status)).collect();
+    results
+        .into_iter()
+        .map(|result| result.map(|id| status.get(id.as_str()).copied().unwrap_or(Status::Active)))
+        .collect()
+}
+
 /// The instance and token a task id names (`INSTANCE.TOKEN`), or `None`
 /// when it names none.
-fn parse_task_id(task: &str) -> Option<(&str, u64)> {
+pub(super) fn parse_task_id(task: &str) -> Option<(&str, u64)> {
     let (instance, token) = task.rsplit_once('.')?;
     Some((instance, token.parse().ok()?))
 }

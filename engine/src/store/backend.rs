@@ -152,45 +152,53 @@ pub async fn load_tasks<C: ConnectionTrait>(
         }
         return select.order_by_asc(task::Column::CreatedAt).all(conn).await;
     }
-    let mut filters = Vec::new();
-    let mut values: Vec<sea_orm::Value> = Vec::new();
+    let mut filters = vec!["(created_at, rowid) > (?, ?)"];
+    let mut fixed: Vec<sea_orm::Value> = Vec::new();
     if let Some(instance_id) = instance_id {
         filters.push("instance_id = ?");
-        values.push(instance_id.into());
+        fixed.push(instance_id.into());
     }
     if let Some(assignee) = assignee {
         filters.push("assignee = ?");
-        values.push(assignee.into());
+        fixed.push(assignee.into());
     }
-    let filter = if filters.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", filters.join(" AND "))
-    };
-    // Pages of TASK_PAGE tasks, each one row, so that no one value comes
-    // near SQLite's limit on the length of a string.
+    // Pages of TASK_PAGE tasks, each one row holding a JSON array, so that
+    // no one value comes near SQLite's limit on the length of a string. A
+    // page starts after the last (created_at, rowid) of the one before,
+    // which the indexes on created_at give in order without sorting.
     let sql = format!(
-        "SELECT json_group_array(json(task)) AS rows FROM (\
-           SELECT json_object('id', id, 'instance_id', instance_id, 'token_id', token_id, \
-             'node_id', node_id, 'kind', kind, 'assignee', assignee, 'title', title, \
-             'form', form, 'created_at', created_at) AS task, \
-           (row_number() OVER (ORDER BY created_at, id) - 1) / {TASK_PAGE} AS page \
-           FROM task {filter}) \
-         GROUP BY page ORDER BY page"
+        "SELECT json_group_array(json_array(json_array(id, instance_id, token_id, node_id, \
+           kind, assignee, title, form, created_at), rowid)) AS rows FROM (\
+           SELECT rowid, * FROM task WHERE {} ORDER BY created_at, rowid LIMIT {TASK_PAGE})",
+        filters.join(" AND ")
     );
     let mut tasks: Vec<task::Model> = Vec::new();
-    for row in conn
-        .query_all(Statement::from_sql_and_values(
-            DbBackend::Sqlite,
-            sql,
-            values,
-        ))
-        .await?
-    {
+    let mut after = (i64::MIN, i64::MIN);
+    loop {
+        let mut values: Vec<sea_orm::Value> = vec![after.0.into(), after.1.into()];
+        values.extend(fixed.iter().cloned());
+        let statement = Statement::from_sql_and_values(DbBackend::Sqlite, sql.clone(), values);
+        let row = conn
+            .query_one(statement)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("no answer to an aggregate".into()))?;
         let text: String = row.try_get("", "rows")?;
-        let page: Vec<task::Model> =
+        // Each task is its columns in the order of the model, and its rowid.
+        let page: Vec<(task::Model, i64)> =
             serde_json::from_str(&text).map_err(|error| DbErr::Json(error.to_string()))?;
-        tasks.extend(page);
+        let Some(last) = page
+            .iter()
+            .map(|(task, rowid)| (task.created_at, *rowid))
+            .max()
+        else {
+            break;
+        };
+        after = last;
+        let full = page.len() == TASK_PAGE;
+        tasks.extend(page.into_iter().map(|(task, _)| task));
+        if !full {
+            break;
+        }
     }
     tasks.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     Ok(tasks)

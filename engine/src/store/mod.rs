@@ -14,7 +14,8 @@ pub mod packing;
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
 
 pub use bulk::{update_instances, InstanceUpdate};
@@ -108,7 +109,10 @@ async fn connect_sized(url: &str, pg_pool: u32) -> Result<DatabaseConnection, Er
     if is_sqlite(url) {
         // One writer at a time is SQLite's rule; a small pool keeps readers
         // from queueing behind it while the busy timeout absorbs contention.
-        options.max_connections(4).min_connections(1);
+        options
+            .max_connections(4)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(sqlite_options);
     } else {
         options.max_connections(pg_pool.max(2));
     }
@@ -118,18 +122,23 @@ async fn connect_sized(url: &str, pg_pool: u32) -> Result<DatabaseConnection, Er
             url: url.to_owned(),
             source,
         })?;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        for pragma in [
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=FULL",
-            "PRAGMA busy_timeout=10000",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA wal_autocheckpoint=10000",
-        ] {
-            db.execute_unprepared(pragma).await?;
-        }
-    }
     Ok(db)
+}
+
+/// What every SQLite connection of the pool is opened with: WAL, a commit
+/// synced before it returns, a busy timeout under which writers queue, and
+/// a checkpoint every 10,000 pages rather than every 1,000. Rows and
+/// statement results come back from sqlx's worker thread through a buffer
+/// large enough for a whole chunk of a batch, so that the worker goes on
+/// while the engine's thread is busy with other work.
+fn sqlite_options(options: SqliteConnectOptions) -> SqliteConnectOptions {
+    options
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true)
+        .pragma("wal_autocheckpoint", "10000")
+        .row_buffer_size(1024)
 }
 
 /// Whether `error` is passing: a busy or locked database, a serialization

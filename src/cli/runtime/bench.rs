@@ -462,8 +462,9 @@ async fn resume_all(engine: &Engine, batch: usize) -> anyhow::Result<(f64, HashM
     for (ix, task) in tasks.iter().enumerate() {
         approvals.insert(task.instance_id.clone(), ix % 2 == 0);
     }
-    for chunk in tasks.chunks(batch.max(1)) {
-        let completions: Vec<_> = chunk
+    // Completions are built a run of batches at a time, to bound memory.
+    for run in tasks.chunks(batch.max(1) * 32) {
+        let completions: Vec<_> = run
             .iter()
             .map(|task| Completion {
                 task: task.id.clone(),
@@ -471,7 +472,7 @@ async fn resume_all(engine: &Engine, batch: usize) -> anyhow::Result<(f64, HashM
                 rejected: false,
             })
             .collect();
-        for result in engine.complete_batch(&completions).await? {
+        for result in engine.complete_all(&completions, batch).await? {
             result?;
         }
     }
