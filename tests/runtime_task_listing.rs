@@ -4,8 +4,10 @@
 
 mod common;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+
+use sesflow_engine::driver::Completion;
 
 use common::{Recorder, TestDb};
 
@@ -77,4 +79,62 @@ async fn exactly_one_page(db: &TestDb) {
 #[tokio::test]
 async fn a_listing_of_exactly_one_page_ends_after_it() {
     on_every_db!(exactly_one_page);
+}
+
+/// Listings taken while the first tasks of 12,000 instances (two pages of
+/// the SQLite listing) are completed and their second tasks open: each
+/// listing shows one moment, never an instance with both tasks open.
+async fn one_moment_while_tasks_complete(db: &TestDb) {
+    let recorder = Arc::new(Recorder::default());
+    let (engine, clock) = common::engine(db, &recorder, &["two-steps"]).await;
+    let n = 12_000;
+    engine
+        .start_batch(&vec![common::request("two-steps"); n])
+        .await
+        .expect("starts");
+    clock.advance(5);
+    let completions: Vec<Completion> = engine
+        .tasks(None)
+        .await
+        .expect("lists")
+        .iter()
+        .map(|task| Completion {
+            task: task.id.clone(),
+            vars: common::vars(&[("x", serde_json::json!(true))]),
+            rejected: false,
+        })
+        .collect();
+    let done = std::cell::Cell::new(false);
+    let completing = async {
+        let results = engine.complete_all(&completions, 500).await;
+        done.set(true);
+        results
+    };
+    let listing = async {
+        let mut n_during = 0;
+        while !done.get() && n_during < 20 {
+            let listed = engine.tasks(None).await.expect("lists");
+            let mut per_instance: HashMap<&str, usize> = HashMap::new();
+            for task in &listed {
+                *per_instance.entry(task.instance_id.as_str()).or_default() += 1;
+            }
+            let doubled = per_instance.values().filter(|n| **n > 1).count();
+            assert_eq!(doubled, 0, "{}: instances with both tasks open", db.label);
+            assert_eq!(listed.len(), n, "{}: one open task per instance", db.label);
+            n_during += 1;
+        }
+        n_during
+    };
+    let (results, n_during) = tokio::join!(completing, listing);
+    let results = results.expect("completes");
+    assert!(results.iter().all(Result::is_ok), "{}", db.label);
+    assert!(n_during >= 1, "{}: listed while completing", db.label);
+    let after = engine.tasks(None).await.expect("lists");
+    assert_eq!(after.len(), n);
+    assert!(after.iter().all(|task| task.node == "b"), "{}", db.label);
+}
+
+#[tokio::test]
+async fn a_listing_shows_one_moment_while_tasks_complete() {
+    on_every_db!(one_moment_while_tasks_complete);
 }

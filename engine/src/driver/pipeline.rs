@@ -37,11 +37,15 @@ enum Prepared {
 
 impl Engine {
     /// Completes `tasks` in transactions of `per_batch` completions each;
-    /// every completion gets its own result, in order. While one batch is
+    /// every completion gets its own result, in order: the status its
+    /// instance has once its batch is written, or why it was refused. Two
+    /// completions of one instance in one batch make one change of it (one
+    /// history row), as in [`Engine::complete_batch`]. While one batch is
     /// written, the next is read and run, so the store and the engine work
     /// at the same time. Each batch is atomic and durable on its own; on an
-    /// error of the store, the batches before it are committed and those
-    /// after it are not tried.
+    /// error of the store, the batches before it are committed, the rest
+    /// are not, and the error is returned: list the open tasks again to see
+    /// which remain.
     pub async fn complete_all(
         &self,
         tasks: &[Completion],

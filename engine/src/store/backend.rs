@@ -134,8 +134,8 @@ pub async fn load_instances<C: ConnectionTrait>(
 const TASK_PAGE: usize = 10_000;
 
 /// The open tasks, optionally only those of instance `instance_id` and of
-/// `assignee`, oldest first.
-pub async fn load_tasks<C: ConnectionTrait>(
+/// `assignee`, oldest first (ties by task id), as they stood at one moment.
+pub async fn load_tasks<C: ConnectionTrait + TransactionTrait>(
     conn: &C,
     instance_id: Option<&str>,
     assignee: Option<&str>,
@@ -150,7 +150,11 @@ pub async fn load_tasks<C: ConnectionTrait>(
         if let Some(assignee) = assignee {
             select = select.filter(task::Column::Assignee.eq(assignee));
         }
-        return select.order_by_asc(task::Column::CreatedAt).all(conn).await;
+        return select
+            .order_by_asc(task::Column::CreatedAt)
+            .order_by_asc(task::Column::Id)
+            .all(conn)
+            .await;
     }
     let mut filters = vec!["(created_at, rowid) > (?, ?)"];
     let mut fixed: Vec<sea_orm::Value> = Vec::new();
@@ -172,13 +176,17 @@ pub async fn load_tasks<C: ConnectionTrait>(
            SELECT rowid, * FROM task WHERE {} ORDER BY created_at, rowid LIMIT {TASK_PAGE})",
         filters.join(" AND ")
     );
+    // Every page reads the same snapshot: one read transaction holds it, so
+    // that tasks completed and opened while the listing runs do not show up
+    // beside the ones they replaced.
+    let snapshot = conn.begin().await?;
     let mut tasks: Vec<task::Model> = Vec::new();
     let mut after = (i64::MIN, i64::MIN);
     loop {
         let mut values: Vec<sea_orm::Value> = vec![after.0.into(), after.1.into()];
         values.extend(fixed.iter().cloned());
         let statement = Statement::from_sql_and_values(DbBackend::Sqlite, sql.clone(), values);
-        let row = conn
+        let row = snapshot
             .query_one(statement)
             .await?
             .ok_or_else(|| DbErr::RecordNotFound("no answer to an aggregate".into()))?;
@@ -200,6 +208,7 @@ pub async fn load_tasks<C: ConnectionTrait>(
             break;
         }
     }
+    snapshot.commit().await?;
     tasks.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     Ok(tasks)
 }
