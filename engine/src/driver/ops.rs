@@ -228,6 +228,13 @@ impl Engine {
         Ok(statuses(&changed, results))
     }
 
+    /// Whether completing `open` goes through the activity registered for
+    /// its kind (a `sign` task with a signing module): only then is the
+    /// task's row read and the completion confirmed. A refusal is not.
+    pub(super) fn confirms(&self, open: &OpenTask, rejected: bool) -> bool {
+        !rejected && self.registry().get(open.kind).is_some()
+    }
+
     /// Applies one completion inside `batch`; the outer error is the store's,
     /// the inner one this task's.
     pub(super) async fn complete_in<C: ConnectionTrait>(
@@ -255,7 +262,7 @@ impl Engine {
             Ok(data) => data,
             Err(error) => return Ok(Err(error)),
         };
-        let data = if *rejected || self.registry().get(open.kind).is_none() {
+        let data = if !self.confirms(&open, *rejected) {
             data
         } else {
             // Only a task an activity confirms needs the rest of its row.

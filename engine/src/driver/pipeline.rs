@@ -100,8 +100,8 @@ impl Engine {
             let open = key.and_then(|(id, token)| batch.open_task(id, token));
             let confirmed = open
                 .as_ref()
-                .is_some_and(|open| self.registry().get(open.kind).is_some());
-            if confirmed && !completion.rejected {
+                .is_some_and(|open| self.confirms(open, completion.rejected));
+            if confirmed {
                 return Prepared::Ordinary;
             }
             match self.complete_in(db, &mut batch, completion, open).await {
